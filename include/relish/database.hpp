@@ -1,0 +1,50 @@
+// relish/database.hpp: the database that owns every ingredient and the current revision.
+//
+//   struct Db : relish::Database {            // add your own state (options, a file system)
+//     int python_version = 311;
+//   };
+//   Db db;
+//   File f = File::create(db, {.path = "a.py", .text = "x = 1"});
+//   source_text(db, f);                       // runs the query
+//   f.set(db, &FileData::text, "x = 2");      // new revision
+//   source_text(db, f);                       // verifies, re-runs only what the edit affects
+//
+// Ingredients (one per Input<T> type, Interned<T> type, Tracked<T> type and Query) are
+// created on first use. A Database is used by one thread at a time.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "relish/detail/runtime.hpp"
+#include "relish/event.hpp"
+
+namespace relish {
+
+class Database {
+ public:
+  Database() = default;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  virtual ~Database() = default;
+
+  // The current revision; every input write starts a new one.
+  Revision current_revision() const noexcept { return runtime_.revision(); }
+
+  // Installs an observer of engine events (replacing any previous one); pass {} to remove.
+  void on_event(std::function<void(const Event&)> callback) {
+    runtime_.set_event_callback(std::move(callback));
+  }
+
+  // "parsed_module(File#3)", "File#3.text": a readable name for a node of the graph.
+  std::string describe(DatabaseKey key) const { return runtime_.describe(key); }
+
+  // Engine internals, for relish's own ingredients.
+  detail::Runtime& runtime() noexcept { return runtime_; }
+  const detail::Runtime& runtime() const noexcept { return runtime_; }
+
+ private:
+  detail::Runtime runtime_;
+};
+
+}  // namespace relish

@@ -1,0 +1,293 @@
+// The memo table of one query: fetch (hot path and cold path), deep verification, execution
+// with backdating. Names follow salsa's function/ folder: fetch, maybe_changed_after,
+// execute, backdate.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "relish/database.hpp"
+#include "relish/detail/ids.hpp"
+#include "relish/detail/intern_table.hpp"
+#include "relish/detail/names.hpp"
+#include "relish/detail/runtime.hpp"
+#include "relish/detail/stable_vector.hpp"
+#include "relish/detail/value.hpp"
+#include "relish/query_options.hpp"
+
+namespace relish::detail {
+
+template <class Fn>
+struct FnTraits;
+template <class R, class D, class... A>
+struct FnTraits<R (*)(D&, A...)> {
+  using Db = D;
+  using Value = R;
+  using Args = std::tuple<std::remove_cvref_t<A>...>;
+};
+
+// How a query's arguments become a dense key id (and a stamp, for handle keys).
+template <class Args>
+struct KeyStore;
+
+template <>
+struct KeyStore<std::tuple<>> {  // no arguments: one memo, id 0
+  std::pair<std::uint32_t, std::uint32_t> key_of() { return {0, 0}; }
+  template <class Db, class F>
+  decltype(auto) invoke(Db& db, std::uint32_t, std::uint32_t, F&& f) const {
+    return f(db);
+  }
+  std::string describe(std::uint32_t) const { return ""; }
+};
+
+template <class H>
+  requires IsHandle<H>
+struct KeyStore<std::tuple<H>> {  // one entity handle: its index is the memo id
+  std::pair<std::uint32_t, std::uint32_t> key_of(const H& h) { return {h.index(), h.stamp()}; }
+  template <class Db, class F>
+  decltype(auto) invoke(Db& db, std::uint32_t id, std::uint32_t stamp, F&& f) const {
+    return f(db, H::from_raw(id, stamp));
+  }
+  std::string describe(std::uint32_t id) const {
+    return debug_string(H::from_raw(id, 0));
+  }
+};
+
+template <class... A>
+struct KeyStore<std::tuple<A...>> {  // plain values: interned automatically
+  InternTable<std::tuple<A...>> table;
+  std::pair<std::uint32_t, std::uint32_t> key_of(const A&... a) {
+    auto [id, inserted] =
+        table.intern(std::tuple<const A&...>(a...), [&] { return std::tuple<A...>(a...); });
+    return {id, 0};
+  }
+  template <class Db, class F>
+  decltype(auto) invoke(Db& db, std::uint32_t id, std::uint32_t, F&& f) const {
+    return std::apply([&](const A&... a) -> decltype(auto) { return f(db, a...); }, table[id]);
+  }
+  std::string describe(std::uint32_t id) const {
+    const auto* k = table.get(id);
+    return k ? debug_string(*k) : "?";
+  }
+};
+
+template <auto F, Options O>
+class FunctionIngredient final : public IngredientBase {
+  using Traits = FnTraits<decltype(F)>;
+
+ public:
+  using Db = typename Traits::Db;
+  using Value = typename Traits::Value;
+  using Args = typename Traits::Args;
+
+  static_assert(std::is_base_of_v<Database, Db>,
+                "relish::Query: the function's first parameter must be a reference to "
+                "relish::Database or a class derived from it");
+  static_assert(O.no_eq || EqualityComparable<Value> || Reflectable<Value> ||
+                    is_shared_ptr<Value>::value,
+                "relish::Query: the value type needs operator== for backdating; "
+                "or declare the query no_eq");
+
+  FunctionIngredient() : IngredientBase(std::string(function_name<F>())) {}
+
+  template <class... A>
+  const Value& fetch(Db& db, const A&... args) {
+    auto [id, stamp] = keys_.key_of(args...);
+    Runtime& rt = db.runtime();
+    if (Memo* m = memos_.get(id);
+        m && m->verified_at == rt.revision() && m->key_stamp == stamp && m->value) [[likely]] {
+      rt.record_read(DatabaseKey{first_index(), id}, m->durability);
+      return *m->value;
+    }
+    return fetch_cold(db, id, stamp);
+  }
+
+  bool maybe_changed_after(Database& base, std::uint32_t, std::uint32_t id,
+                           Revision after) override {
+    Db& db = static_cast<Db&>(base);
+    Runtime& rt = db.runtime();
+    Memo* m = memos_.get(id);
+    if (!m || m->verified_at == 0) return true;
+    const DatabaseKey key{first_index(), id};
+    if (m->verified_at == rt.revision()) return m->changed_at > after;
+    if (m->active) rt.throw_cycle(key);
+    if (!verify(db, *m, key)) execute(db, *m, key, m->key_stamp, false);
+    return m->changed_at > after;
+  }
+
+  std::string describe(std::uint32_t, std::uint32_t id) const override {
+    return name() + "(" + keys_.describe(id) + ")";
+  }
+
+  void on_entity_deleted(std::uint32_t, [[maybe_unused]] std::uint32_t index) override {
+    if constexpr (std::tuple_size_v<Args> == 1 && IsHandle<std::tuple_element_t<0, Args>>) {
+      if (Memo* m = memos_.get(index); m && !m->active) *m = Memo{};
+    }
+  }
+
+  // ---- introspection (tests, reports) ----
+  std::uint32_t memo_capacity() const noexcept { return memos_.size(); }
+  bool has_value(std::uint32_t id) const noexcept {
+    const Memo* m = memos_.get(id);
+    return m && m->value.has_value();
+  }
+
+ private:
+  struct Memo {
+    std::optional<Value> value;
+    std::unique_ptr<DatabaseKey[]> deps;
+    std::unique_ptr<std::vector<DatabaseKey>> created;  // tracked structs it made (rare)
+    std::uint32_t dep_count = 0;
+    Revision verified_at = 0;  // 0: no memo
+    Revision changed_at = 0;
+    std::uint32_t key_stamp = 0;
+    Durability durability = Durability::high;
+    bool active = false;  // being executed or verified right now (cycle detection)
+  };
+
+  [[gnu::noinline]] const Value& fetch_cold(Db& db, std::uint32_t id, std::uint32_t stamp) {
+    Runtime& rt = db.runtime();
+    const DatabaseKey key{first_index(), id};
+    memos_.ensure_size(id + 1);
+    Memo& m = memos_[id];
+    if (m.active) rt.throw_cycle(key);
+    if (m.verified_at != 0 && m.key_stamp != stamp) discard(db, m);  // another entity's memo
+    bool verified = m.verified_at == rt.revision() || (m.verified_at != 0 && verify(db, m, key));
+    if (!verified || !m.value) execute(db, m, key, stamp, verified);
+    rt.record_read(key, m.durability);
+    return *m.value;
+  }
+
+  // Deep verification: is every dependency unchanged since m.verified_at? Dependencies are
+  // checked in the order they were read, and the walk stops at the first changed one (later
+  // ones may not even be read by a re-execution).
+  bool verify(Db& db, Memo& m, DatabaseKey key) {
+    Runtime& rt = db.runtime();
+    bool unchanged = true;
+    if (rt.last_changed(m.durability) > m.verified_at) {  // else: the durability shortcut
+      ActiveGuard guard(rt, m, key);
+      for (std::uint32_t i = 0; i < m.dep_count; ++i) {
+        if (rt.maybe_changed_after(db, m.deps[i], m.verified_at)) {
+          unchanged = false;
+          break;
+        }
+      }
+    }
+    if (unchanged) {
+      m.verified_at = rt.revision();
+      rt.emit(EventKind::did_validate_memoized_value, key);
+    }
+    return unchanged;
+  }
+
+  // Runs the function. `verified`: the old memo's dependencies are unchanged but its value was
+  // evicted, so the new value equals the old one by purity and keeps its changed_at.
+  void execute(Db& db, Memo& m, DatabaseKey key, std::uint32_t stamp, bool verified) {
+    Runtime& rt = db.runtime();
+    rt.emit(EventKind::will_execute, key);
+    std::optional<Value> result;
+    {
+      ActiveGuard guard(rt, m, key);
+      rt.push_frame(key);
+      try {
+        result.emplace(keys_.invoke(db, key.key, stamp, [](Db& d, const auto&... a) -> Value {
+          return F(d, a...);
+        }));
+      } catch (...) {
+        std::vector<DatabaseKey> made = std::move(rt.top().created);
+        rt.pop_frame();
+        guard.release();
+        // No memo survives a throw; entities it created, then or before, go with it.
+        if (m.created) made.insert(made.end(), m.created->begin(), m.created->end());
+        m = Memo{};
+        for (DatabaseKey e : made) rt.delete_entity(db, e);
+        throw;
+      }
+      Frame& f = rt.top();
+      const Revision now = rt.revision();
+      Revision changed_at = now;
+      if (verified) {
+        changed_at = m.changed_at;
+      } else if constexpr (!O.no_eq) {
+        // Backdate only if durability did not drop: a memo must not claim an old change
+        // revision for a value that now depends on less durable inputs.
+        if (m.value && f.durability >= m.durability && memo_values_equal(*m.value, *result)) {
+          changed_at = m.changed_at;
+          rt.emit(EventKind::did_backdate, key);
+        }
+      }
+      if (changed_at == now || !m.value) m.value = std::move(result);
+      store_deps(m, f.deps);
+      m.changed_at = changed_at;
+      m.verified_at = now;
+      m.durability = f.durability;
+      m.key_stamp = stamp;
+      diff_created(db, m, f.created);
+      rt.pop_frame();
+    }
+  }
+
+  static void store_deps(Memo& m, const std::vector<DatabaseKey>& deps) {
+    const auto n = static_cast<std::uint32_t>(deps.size());
+    if (n != m.dep_count) {
+      m.deps = n ? std::make_unique_for_overwrite<DatabaseKey[]>(n) : nullptr;
+      m.dep_count = n;
+    }
+    std::copy(deps.begin(), deps.end(), m.deps.get());
+  }
+
+  // Tracked structs the previous execution created and this one did not are deleted.
+  void diff_created(Db& db, Memo& m, std::vector<DatabaseKey>& now_created) {
+    std::unique_ptr<std::vector<DatabaseKey>> old = std::move(m.created);
+    if (!now_created.empty())
+      m.created = std::make_unique<std::vector<DatabaseKey>>(now_created);
+    if (!old) return;
+    std::vector<DatabaseKey> gone;
+    for (DatabaseKey e : *old) {
+      if (!m.created || std::find(m.created->begin(), m.created->end(), e) == m.created->end())
+        gone.push_back(e);
+    }
+    for (DatabaseKey e : gone) db.runtime().delete_entity(db, e);
+  }
+
+  void discard(Db& db, Memo& m) {
+    std::unique_ptr<std::vector<DatabaseKey>> made = std::move(m.created);
+    m = Memo{};
+    if (made)
+      for (DatabaseKey e : *made) db.runtime().delete_entity(db, e);
+  }
+
+  // Marks a memo as in progress (for cycle detection) for the span of a scope.
+  class ActiveGuard {
+   public:
+    ActiveGuard(Runtime& rt, Memo& m, DatabaseKey key) : rt_(&rt), m_(&m) {
+      m.active = true;
+      rt.push_active(key);
+    }
+    ActiveGuard(const ActiveGuard&) = delete;
+    ActiveGuard& operator=(const ActiveGuard&) = delete;
+    ~ActiveGuard() { release(); }
+    void release() noexcept {
+      if (!rt_) return;
+      m_->active = false;
+      rt_->pop_active();
+      rt_ = nullptr;
+    }
+
+   private:
+    Runtime* rt_;
+    Memo* m_;
+  };
+
+  StableVector<Memo> memos_;
+  KeyStore<Args> keys_;
+};
+
+}  // namespace relish::detail

@@ -1,0 +1,95 @@
+// A value -> dense id table. Values live in a StableVector (ids index it, references stay
+// valid); a hash set of ids finds a value by content. Lookups take a "probe" that hashes and
+// compares like the stored value without being one (a tuple of references for query keys),
+// so re-interning an existing value copies nothing.
+#pragma once
+
+#include <cstdint>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "relish/detail/stable_vector.hpp"
+#include "relish/detail/value.hpp"
+
+namespace relish::detail {
+
+// Compares a probe with a stored value: the same type, or a tuple of references to a tuple.
+template <class P, class T>
+bool probe_equal(const P& p, const T& stored) {
+  if constexpr (std::is_same_v<P, T>) {
+    return values_equal(p, stored);
+  } else {
+    return std::apply(
+        [&](const auto&... x) {
+          return std::apply([&](const auto&... y) { return (values_equal(x, y) && ...); },
+                            stored);
+        },
+        p);
+  }
+}
+
+template <class T>
+class InternTable {
+  template <class P>
+  struct Probe {
+    const P& value;
+  };
+
+  struct Hash {
+    using is_transparent = void;
+    const StableVector<T>* values;
+    std::size_t operator()(std::uint32_t id) const { return ValueHash{}((*values)[id]); }
+    template <class P>
+    std::size_t operator()(const Probe<P>& p) const {
+      return ValueHash{}(p.value);
+    }
+  };
+  struct Eq {
+    using is_transparent = void;
+    const StableVector<T>* values;
+    bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
+    template <class P>
+    bool operator()(const Probe<P>& p, std::uint32_t id) const {
+      return probe_equal(p.value, (*values)[id]);
+    }
+    template <class P>
+    bool operator()(std::uint32_t id, const Probe<P>& p) const {
+      return probe_equal(p.value, (*values)[id]);
+    }
+  };
+
+ public:
+  InternTable() : index_(0, Hash{&values_}, Eq{&values_}) {}
+  InternTable(const InternTable&) = delete;
+  InternTable& operator=(const InternTable&) = delete;
+
+  // The id of a value equal to `probe`, if any.
+  template <class P>
+  const std::uint32_t* find(const P& probe) const {
+    auto it = index_.find(Probe<P>{probe});
+    return it == index_.end() ? nullptr : &*it;
+  }
+
+  // The id of `probe`'s value, storing `make()` (which must equal probe) if it is new.
+  // The bool is true when the value was inserted.
+  template <class P, class Make>
+  std::pair<std::uint32_t, bool> intern(const P& probe, Make&& make) {
+    if (const std::uint32_t* id = find(probe)) return {*id, false};
+    const std::uint32_t id = values_.emplace_back(make());
+    index_.insert(id);
+    return {id, true};
+  }
+
+  const T& operator[](std::uint32_t id) const noexcept { return values_[id]; }
+  T& operator[](std::uint32_t id) noexcept { return values_[id]; }
+  const T* get(std::uint32_t id) const noexcept { return values_.get(id); }
+  std::uint32_t size() const noexcept { return values_.size(); }
+
+ private:
+  StableVector<T> values_;
+  absl::flat_hash_set<std::uint32_t, Hash, Eq> index_;
+};
+
+}  // namespace relish::detail

@@ -1,0 +1,55 @@
+// relish/error.hpp: the exceptions relish throws.
+//
+// Every misuse of the library is reported with one of these, never with undefined behaviour.
+// Messages name the query or ingredient and the key involved, e.g.
+//   "relish: cycle detected: type_of(Expr#3) -> type_of(Expr#7) -> type_of(Expr#3)".
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace relish {
+
+// Base of everything relish throws on purpose.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what) : std::runtime_error("relish: " + what) {}
+};
+
+// The API was used in a way it does not allow: setting an input from inside a query, a handle
+// used with a database it does not belong to, creating a tracked struct outside a query...
+class MisuseError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A handle whose entity no longer exists (a deleted tracked struct, a reclaimed interned value),
+// or that was never valid (a default-constructed handle).
+class StaleHandleError : public MisuseError {
+ public:
+  using MisuseError::MisuseError;
+};
+
+// A query (transitively) depends on itself and has no cycle recovery. `cycle()` lists the
+// participants as "query(key)" strings, starting and ending with the query that closed it.
+class CycleError : public Error {
+ public:
+  explicit CycleError(std::vector<std::string> cycle)
+      : Error("cycle detected: " + join(cycle)), cycle_(std::move(cycle)) {}
+  const std::vector<std::string>& cycle() const noexcept { return cycle_; }
+
+ private:
+  static std::string join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const auto& p : parts) {
+      if (!out.empty()) out += " -> ";
+      out += p;
+    }
+    return out;
+  }
+  std::vector<std::string> cycle_;
+};
+
+}  // namespace relish

@@ -1,0 +1,181 @@
+// relish/input.hpp: inputs, the records set from outside that everything else is computed from.
+//
+//   struct FileData {
+//     std::string path;
+//     std::string text;
+//     std::optional<std::uint32_t> permissions = std::nullopt;   // a default
+//   };
+//   using File = relish::Input<FileData>;
+//
+//   File f = File::create(db, {.path = "a.py", .text = "x = 1"});
+//   const std::string& text = f.get(db, &FileData::text);   // depends on `text` only
+//   f.set(db, &FileData::text, "x = 2");                     // starts a new revision
+//   f.set(db, &FileData::path, "b.py", relish::Durability::high);
+//
+// The data type is a plain aggregate; each of its fields is tracked on its own, so setting
+// `permissions` does not invalidate a query that read only `text`. A handle is 8 bytes of
+// plain data (index + stamp) and stays valid for the database's lifetime. A reference
+// returned by `get` is valid until that field is next set.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "relish/database.hpp"
+#include "relish/detail/ids.hpp"
+#include "relish/detail/names.hpp"
+#include "relish/detail/reflect.hpp"
+#include "relish/detail/stable_vector.hpp"
+#include "relish/durability.hpp"
+#include "relish/error.hpp"
+
+namespace relish {
+
+namespace detail {
+
+// Per (handle, field): the revision the field last changed in and its durability.
+struct FieldStamp {
+  Revision changed_at = 0;
+  Durability durability = Durability::low;
+};
+
+template <class T>
+class InputIngredient final : public IngredientBase {
+ public:
+  static constexpr std::uint32_t kFields = static_cast<std::uint32_t>(field_count<T>);
+
+  struct Record {
+    T value;
+    std::array<FieldStamp, kFields> fields;
+    std::uint32_t stamp;
+  };
+
+  InputIngredient() : IngredientBase(std::string(type_name<T>())) {}
+
+  std::pair<std::uint32_t, std::uint32_t> create(Runtime& rt, T&& value, Durability d) {
+    if (rt.in_query()) {
+      throw MisuseError("cannot create an input " + name() + " inside query " +
+                        rt.describe(rt.top().key) + ": create inputs between queries");
+    }
+    Record rec{std::move(value), {}, make_stamp(rt.tag(), 1)};
+    for (auto& f : rec.fields) f = FieldStamp{rt.revision(), d};
+    const std::uint32_t index = records_.emplace_back(std::move(rec));
+    return {index, records_[index].stamp};
+  }
+
+  // The record behind a handle, or a clear error for a handle that is not one of ours.
+  Record& record(std::uint32_t index, std::uint32_t stamp, const Runtime& rt) {
+    Record* r = records_.get(index);
+    if (r && r->stamp == stamp) [[likely]]
+      return *r;
+    throw_bad_handle(index, stamp, rt);
+  }
+
+  [[noreturn]] void throw_bad_handle(std::uint32_t index, std::uint32_t stamp,
+                                     const Runtime& rt) const {
+    const std::string h = name() + "#" + std::to_string(index);
+    if (stamp == 0) throw StaleHandleError("null handle " + h + " (default-constructed)");
+    if (stamp_tag(stamp) != rt.tag())
+      throw MisuseError("handle " + h + " belongs to another database");
+    throw StaleHandleError("handle " + h + " does not name a live input");
+  }
+
+  template <class M>
+  std::uint32_t field_of(const T& value, M T::*member) const {
+    const std::size_t i = field_index(value, member);
+    if (i >= kFields) throw MisuseError("member pointer is not a direct field of " + name());
+    return static_cast<std::uint32_t>(i);
+  }
+
+  template <class M>
+  const M& get(Runtime& rt, std::uint32_t index, std::uint32_t stamp, M T::*member) {
+    Record& r = record(index, stamp, rt);
+    const std::uint32_t f = field_of(r.value, member);
+    rt.record_read(DatabaseKey{first_index() + f, index}, r.fields[f].durability);
+    return r.value.*member;
+  }
+
+  template <class M, class V>
+  void set(Database& db, std::uint32_t index, std::uint32_t stamp, M T::*member, V&& v,
+           const Durability* durability) {
+    Runtime& rt = db.runtime();
+    Record& r = record(index, stamp, rt);
+    const std::uint32_t f = field_of(r.value, member);
+    const DatabaseKey key{first_index() + f, index};
+    FieldStamp& fs = r.fields[f];
+    const Durability d = durability ? *durability : fs.durability;
+    rt.new_revision(db, std::max(d, fs.durability), key);  // throws inside a query
+    r.value.*member = std::forward<V>(v);
+    fs = FieldStamp{rt.revision(), d};
+    rt.emit(EventKind::did_set_input, key);
+  }
+
+  bool maybe_changed_after(Database&, std::uint32_t sub, std::uint32_t key,
+                           Revision after) override {
+    const Record* r = records_.get(key);
+    return !r || r->fields[sub].changed_at > after;
+  }
+
+  std::string describe(std::uint32_t sub, std::uint32_t key) const override {
+    return name() + "#" + std::to_string(key) + ".field" + std::to_string(sub);
+  }
+
+  std::uint32_t size() const noexcept { return records_.size(); }
+
+ private:
+  StableVector<Record> records_;
+};
+
+}  // namespace detail
+
+template <class T>
+class Input : public detail::HandleBase<Input<T>> {
+  static_assert(detail::Reflectable<T>,
+                "relish::Input<T>: T must be a plain aggregate struct with 1 to 16 fields");
+  using Ingredient = detail::InputIngredient<T>;
+
+ public:
+  using relish_handle_tag = void;
+  using Data = T;
+
+  Input() = default;
+
+  // Creates a new input record. All fields get durability `d`. Not allowed inside a query.
+  static Input create(Database& db, T value, Durability d = Durability::low) {
+    auto [index, stamp] = ingredient(db).create(db.runtime(), std::move(value), d);
+    return Input::from_raw(index, stamp);
+  }
+
+  // Reads one field, recording a dependency on that field alone.
+  template <class M>
+  const M& get(Database& db, M T::*field) const {
+    return ingredient(db).get(db.runtime(), this->index(), this->stamp(), field);
+  }
+
+  // Sets one field, starting a new revision. Keeps the field's durability unless one is given.
+  template <class M, class V>
+  void set(Database& db, M T::*field, V&& value) const {
+    ingredient(db).set(db, this->index(), this->stamp(), field, std::forward<V>(value),
+                       nullptr);
+  }
+  template <class M, class V>
+  void set(Database& db, M T::*field, V&& value, Durability d) const {
+    ingredient(db).set(db, this->index(), this->stamp(), field, std::forward<V>(value), &d);
+  }
+
+  std::string debug_name() const {
+    return std::string(detail::type_name<T>()) + "#" + std::to_string(this->index());
+  }
+
+ private:
+  static Ingredient& ingredient(Database& db) {
+    return db.runtime().template ingredient<Ingredient, Ingredient>([] {
+      return std::pair{std::unique_ptr<detail::IngredientBase>(new Ingredient()),
+                       Ingredient::kFields};
+    });
+  }
+};
+
+}  // namespace relish

@@ -1,0 +1,81 @@
+// relish/query.hpp: memoized functions.
+//
+//   std::string source_text_of(Db& db, File file) { return file.get(db, &FileData::text); }
+//   inline constexpr relish::Query<source_text_of> source_text;
+//
+//   AST parse(Db& db, File file) { return parse_python(source_text(db, file)); }
+//   inline constexpr relish::Query<parse, relish::Options{.returns = relish::Returns::ref,
+//                                                         .no_eq = true}> parsed_module;
+//
+//   const AST& ast = parsed_module(db, file);
+//
+// A query is an ordinary function `V f(Db&, Keys...)` plus a policy. Its key is an entity
+// handle (Input, Interned, Tracked), nothing, or any plain values, which relish interns itself
+// (no wrapper struct needed). Everything the function reads through the database is recorded
+// as a dependency; in a later revision the memo is first verified and the function re-runs
+// only if something it read changed. A re-computed value equal to the old one is "backdated":
+// its dependents see no change and do not re-run.
+#pragma once
+
+#include <memory>
+#include <type_traits>
+
+#include "relish/database.hpp"
+#include "relish/detail/function.hpp"
+#include "relish/error.hpp"
+#include "relish/query_options.hpp"
+
+namespace relish {
+
+namespace detail {
+template <class T>
+struct pointee {
+  using type = void;
+};
+template <class T>
+struct pointee<std::shared_ptr<T>> {
+  using type = T;
+};
+template <class T, class D>
+struct pointee<std::unique_ptr<T, D>> {
+  using type = T;
+};
+
+template <auto F, Options O, class Db, class Value, class Args>
+class QueryBase;
+
+template <auto F, Options O, class Db, class Value, class... A>
+class QueryBase<F, O, Db, Value, std::tuple<A...>> {
+ public:
+  using Ingredient = FunctionIngredient<F, O>;
+  static_assert(O.returns != Returns::deref || !std::is_void_v<typename pointee<Value>::type>,
+                "relish: returns(deref) needs a query returning shared_ptr<T> or unique_ptr<T>");
+
+  decltype(auto) operator()(Db& db, const A&... args) const {
+    const Value& v = ingredient(db).fetch(db, args...);
+    if constexpr (O.returns == Returns::ref) {
+      return static_cast<const Value&>(v);
+    } else if constexpr (O.returns == Returns::deref) {
+      using T = typename pointee<Value>::type;
+      if (!v) throw Error(ingredient(db).name() + " returned a null pointer (returns deref)");
+      return static_cast<const T&>(*v);
+    } else {
+      return Value(v);
+    }
+  }
+
+  // The memo table behind this query in `db` (created on first use).
+  static Ingredient& ingredient(Database& db) {
+    return db.runtime().template ingredient<Ingredient, Ingredient>([] {
+      return std::pair{std::unique_ptr<IngredientBase>(new Ingredient()), std::uint32_t{1}};
+    });
+  }
+};
+}  // namespace detail
+
+template <auto F, Options O = Options{}>
+class Query : public detail::QueryBase<F, O, typename detail::FnTraits<decltype(F)>::Db,
+                                       typename detail::FnTraits<decltype(F)>::Value,
+                                       typename detail::FnTraits<decltype(F)>::Args> {};
+
+}  // namespace relish
