@@ -134,9 +134,9 @@ template <class T>
 class Input : public detail::HandleBase<Input<T>> {
   static_assert(detail::Reflectable<T>,
                 "relish::Input<T>: T must be a plain aggregate struct with 1 to 16 fields");
-  using Ingredient = detail::InputIngredient<T>;
 
  public:
+  using Ingredient = detail::InputIngredient<T>;
   using relish_handle_tag = void;
   using Data = T;
 

@@ -19,5 +19,7 @@
 #include "relish/error.hpp"
 #include "relish/event.hpp"
 #include "relish/input.hpp"
+#include "relish/interned.hpp"
 #include "relish/query.hpp"
 #include "relish/query_options.hpp"
+#include "relish/tracked.hpp"

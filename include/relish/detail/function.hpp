@@ -126,9 +126,15 @@ class FunctionIngredient final : public IngredientBase {
     return name() + "(" + keys_.describe(id) + ")";
   }
 
-  void on_entity_deleted(std::uint32_t, [[maybe_unused]] std::uint32_t index) override {
+  // Memos keyed on a deleted entity are dropped (with the entities they created).
+  void on_entity_deleted([[maybe_unused]] Database& base, [[maybe_unused]] std::uint32_t owner,
+                         [[maybe_unused]] std::uint32_t index) override {
     if constexpr (std::tuple_size_v<Args> == 1 && IsHandle<std::tuple_element_t<0, Args>>) {
-      if (Memo* m = memos_.get(index); m && !m->active) *m = Memo{};
+      using KeyIngredient = typename std::tuple_element_t<0, Args>::Ingredient;
+      const auto* ki = base.runtime().find_ingredient<KeyIngredient, KeyIngredient>();
+      if (!ki || ki->first_index() != owner) return;
+      if (Memo* m = memos_.get(index); m && m->verified_at != 0 && !m->active)
+        discard(static_cast<Db&>(base), *m);
     }
   }
 

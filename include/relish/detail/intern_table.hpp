@@ -1,10 +1,12 @@
 // A value -> dense id table. Values live in a StableVector (ids index it, references stay
-// valid); a hash set of ids finds a value by content. Lookups take a "probe" that hashes and
+// valid); a hash set of ids finds a value by content. Erased ids are reused by later inserts. Lookups take a "probe" that hashes and
 // compares like the stored value without being one (a tuple of references for query keys),
 // so re-interning an existing value copies nothing.
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <vector>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -39,8 +41,8 @@ class InternTable {
 
   struct Hash {
     using is_transparent = void;
-    const StableVector<T>* values;
-    std::size_t operator()(std::uint32_t id) const { return ValueHash{}((*values)[id]); }
+    const StableVector<std::optional<T>>* values;
+    std::size_t operator()(std::uint32_t id) const { return ValueHash{}(*(*values)[id]); }
     template <class P>
     std::size_t operator()(const Probe<P>& p) const {
       return ValueHash{}(p.value);
@@ -48,15 +50,15 @@ class InternTable {
   };
   struct Eq {
     using is_transparent = void;
-    const StableVector<T>* values;
+    const StableVector<std::optional<T>>* values;
     bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
     template <class P>
     bool operator()(const Probe<P>& p, std::uint32_t id) const {
-      return probe_equal(p.value, (*values)[id]);
+      return probe_equal(p.value, *(*values)[id]);
     }
     template <class P>
     bool operator()(std::uint32_t id, const Probe<P>& p) const {
-      return probe_equal(p.value, (*values)[id]);
+      return probe_equal(p.value, *(*values)[id]);
     }
   };
 
@@ -77,18 +79,42 @@ class InternTable {
   template <class P, class Make>
   std::pair<std::uint32_t, bool> intern(const P& probe, Make&& make) {
     if (const std::uint32_t* id = find(probe)) return {*id, false};
-    const std::uint32_t id = values_.emplace_back(make());
-    index_.insert(id);
-    return {id, true};
+    return {insert(make()), true};
   }
 
-  const T& operator[](std::uint32_t id) const noexcept { return values_[id]; }
-  T& operator[](std::uint32_t id) noexcept { return values_[id]; }
-  const T* get(std::uint32_t id) const noexcept { return values_.get(id); }
+  // Stores a value known not to be present yet; returns its id.
+  std::uint32_t insert(T&& value) {
+    std::uint32_t id;
+    if (!free_.empty()) {
+      id = free_.back();
+      free_.pop_back();
+      values_[id].emplace(std::move(value));
+    } else {
+      id = values_.emplace_back(std::in_place, std::move(value));
+    }
+    index_.insert(id);
+    return id;
+  }
+
+  // Destroys the value at `id`; the id is reused by a later insert.
+  void erase(std::uint32_t id) {
+    index_.erase(id);
+    values_[id].reset();
+    free_.push_back(id);
+  }
+
+  const T& operator[](std::uint32_t id) const noexcept { return *values_[id]; }
+  // The value at `id`, or nullptr if there is none (never inserted, or erased).
+  const T* get(std::uint32_t id) const noexcept {
+    const std::optional<T>* v = values_.get(id);
+    return v && *v ? &**v : nullptr;
+  }
   std::uint32_t size() const noexcept { return values_.size(); }
+  std::size_t live() const noexcept { return index_.size(); }
 
  private:
-  StableVector<T> values_;
+  StableVector<std::optional<T>> values_;
+  std::vector<std::uint32_t> free_;
   absl::flat_hash_set<std::uint32_t, Hash, Eq> index_;
 };
 

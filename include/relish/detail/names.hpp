@@ -11,6 +11,8 @@
 #include <tuple>
 #include <type_traits>
 
+#include "relish/detail/reflect.hpp"
+
 namespace relish::detail {
 
 constexpr std::string_view trim_pretty(std::string_view pretty, std::string_view marker) {
@@ -73,6 +75,8 @@ std::string debug_string(const T& v) {
     return out;
   } else if constexpr (requires { v.has_value(); *v; }) {
     return v.has_value() ? debug_string(*v) : std::string("none");
+  } else if constexpr (Reflectable<T>) {
+    return std::string(type_name<T>()) + "{" + debug_string(fields_of(v)) + "}";
   } else {
     return "<" + std::string(type_name<T>()) + ">";
   }

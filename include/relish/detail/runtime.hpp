@@ -47,7 +47,8 @@ class IngredientBase {
   // Deletes entity `key` (a tracked struct its creating query did not re-create).
   virtual void delete_entity(Database&, std::uint32_t /*key*/) {}
   // Entity `index` of the ingredient at `first_index` was deleted; memos keyed on it go.
-  virtual void on_entity_deleted(std::uint32_t /*first_index*/, std::uint32_t /*index*/) {}
+  virtual void on_entity_deleted(Database&, std::uint32_t /*first_index*/,
+                                 std::uint32_t /*index*/) {}
 
   const std::string& name() const noexcept { return name_; }
   std::uint32_t first_index() const noexcept { return first_index_; }
@@ -149,6 +150,11 @@ class Runtime {
 
   void delete_entity(Database& db, DatabaseKey k) {
     by_index_[k.ingredient].first->delete_entity(db, k.key);
+  }
+
+  // Tells every ingredient that entity `index` of `owner` is gone (memos keyed on it drop).
+  void broadcast_deleted(Database& db, const IngredientBase& owner, std::uint32_t index) {
+    for (auto& ing : owned_) ing->on_entity_deleted(db, owner.first_index(), index);
   }
 
   std::string describe(DatabaseKey k) const {

@@ -1,0 +1,193 @@
+// relish/interned.hpp: interned structs, where the same data always gives the same handle.
+//
+//   struct UnionData { std::vector<Type> elements; };
+//   using UnionType = relish::Interned<UnionData>;
+//
+//   UnionType u = UnionType::intern(db, {.elements = {a, b}});
+//   UnionType::intern(db, {.elements = {a, b}}) == u;     // O(1) equality and hashing
+//   const std::vector<Type>& e = u.get(db, &UnionData::elements);
+//
+// ty models its whole type system this way: same data -> same id, stable through cycle
+// iteration, cheap to compare. The data type is a plain struct, hashed and compared field by
+// field unless it brings its own AbslHashValue / operator==.
+//
+// Garbage collection is opt-in per type (`set_reclaim_after(db, N)`): values interned in a
+// query of durability below high and unused for N revisions are then reclaimed, and their slot
+// reused with a new generation, so an old handle is a StaleHandleError, never another value.
+// Values interned outside any query count as high durability and are never reclaimed.
+// Memos that read a reclaimable value depend on it and re-run if it is reclaimed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "relish/database.hpp"
+#include "relish/detail/ids.hpp"
+#include "relish/detail/intern_table.hpp"
+#include "relish/detail/names.hpp"
+#include "relish/detail/runtime.hpp"
+#include "relish/detail/stable_vector.hpp"
+#include "relish/durability.hpp"
+#include "relish/error.hpp"
+
+namespace relish {
+
+namespace detail {
+
+template <class T>
+class InternedIngredient final : public IngredientBase {
+ public:
+  InternedIngredient() : IngredientBase(std::string(type_name<T>())) {}
+
+  // Returns (index, stamp) for a value equal to `value`, inserting a copy if it is new.
+  template <class P, class Make>
+  std::pair<std::uint32_t, std::uint32_t> intern(Database& db, const P& probe, Make&& make) {
+    Runtime& rt = db.runtime();
+    const Revision now = rt.revision();
+    const Durability d = rt.in_query() ? rt.top().durability : Durability::high;
+    std::uint32_t index;
+    if (const std::uint32_t* found = table_.find(probe)) {
+      index = *found;
+      Meta& m = meta_[index];
+      m.last_used = now;
+      if (d > m.durability) m.durability = d;  // now also needed by a more durable query
+    } else {
+      index = insert(rt, make(), d);
+    }
+    const Meta& m = meta_[index];
+    record(rt, index, m);
+    return {index, m.stamp};
+  }
+
+  const T& get(Database& db, std::uint32_t index, std::uint32_t stamp) {
+    Runtime& rt = db.runtime();
+    Meta* m = meta_.get(index);
+    if (!m || m->stamp != stamp || !m->live) [[unlikely]]
+      throw_bad_handle(rt, index, stamp);
+    m->last_used = rt.revision();
+    record(rt, index, *m);
+    return table_[index];
+  }
+
+  void set_reclaim_after(std::uint32_t revisions) noexcept { reclaim_after_ = revisions; }
+
+  bool maybe_changed_after(Database& db, std::uint32_t, std::uint32_t key,
+                           Revision after) override {
+    Meta* m = meta_.get(key);
+    if (!m || !m->live || m->first_interned > after) return true;
+    m->last_used = db.runtime().revision();
+    return false;
+  }
+
+  std::string describe(std::uint32_t, std::uint32_t key) const override {
+    return name() + "#" + std::to_string(key);
+  }
+
+  void on_new_revision(Database& db) override {
+    const Revision now = db.runtime().revision();
+    if (reclaim_after_ == 0 || now % reclaim_after_ != 0) return;  // sweep every N revisions
+    for (std::uint32_t i = 0; i < meta_.size(); ++i) {
+      Meta& m = meta_[i];
+      if (m.live && m.durability != Durability::high && m.last_used + reclaim_after_ <= now)
+        reclaim(db, i);
+    }
+  }
+
+  std::uint32_t live_count() const noexcept { return live_; }
+
+ private:
+  struct Meta {
+    Revision first_interned = 0;  // when this slot got its current value
+    Revision last_used = 0;
+    std::uint32_t stamp = 0;
+    Durability durability = Durability::high;
+    bool live = false;
+  };
+
+  std::uint32_t insert(Runtime& rt, T&& value, Durability d) {
+    const std::uint32_t index = table_.insert(std::move(value));
+    meta_.ensure_size(index + 1);
+    Meta& m = meta_[index];
+    const std::uint32_t gen = m.stamp == 0 ? 1 : stamp_generation(m.stamp) + 1;
+    m = Meta{rt.revision(), rt.revision(), make_stamp(rt.tag(), gen), d, true};
+    ++live_;
+    return index;
+  }
+
+  void reclaim(Database& db, std::uint32_t index) {
+    table_.erase(index);
+    meta_[index].live = false;
+    --live_;
+    db.runtime().emit(EventKind::did_reclaim, DatabaseKey{first_index(), index});
+    db.runtime().broadcast_deleted(db, *this, index);
+  }
+
+  // Only reclaimable values need a dependency: the others never change under a handle.
+  void record(Runtime& rt, std::uint32_t index, const Meta& m) {
+    if (reclaim_after_ != 0 && m.durability != Durability::high)
+      rt.record_read(DatabaseKey{first_index(), index}, m.durability);
+  }
+
+  [[noreturn]] void throw_bad_handle(const Runtime& rt, std::uint32_t index,
+                                     std::uint32_t stamp) const {
+    const std::string h = name() + "#" + std::to_string(index);
+    if (stamp == 0) throw StaleHandleError("null handle " + h + " (default-constructed)");
+    if (stamp_tag(stamp) != rt.tag())
+      throw MisuseError("handle " + h + " belongs to another database");
+    throw StaleHandleError("handle " + h + " names an interned value that was reclaimed");
+  }
+
+  InternTable<T> table_;
+  StableVector<Meta> meta_;  // parallel to the table's ids
+  std::uint32_t reclaim_after_ = 0;
+  std::uint32_t live_ = 0;
+};
+
+}  // namespace detail
+
+template <class T>
+class Interned : public detail::HandleBase<Interned<T>> {
+ public:
+  using Ingredient = detail::InternedIngredient<T>;
+  using relish_handle_tag = void;
+  using Data = T;
+
+  Interned() = default;
+
+  // The handle of `value`: the same handle for equal values, in any revision.
+  static Interned intern(Database& db, const T& value) {
+    auto [index, stamp] = ingredient(db).intern(db, value, [&] { return T(value); });
+    return Interned::from_raw(index, stamp);
+  }
+  static Interned intern(Database& db, T&& value) {
+    auto [index, stamp] = ingredient(db).intern(db, value, [&] { return T(std::move(value)); });
+    return Interned::from_raw(index, stamp);
+  }
+
+  const T& get(Database& db) const { return ingredient(db).get(db, this->index(), this->stamp()); }
+  template <class M>
+  const M& get(Database& db, M T::*field) const {
+    return get(db).*field;
+  }
+
+  // Opt into garbage collection of values unused for `revisions` revisions (0: never).
+  static void set_reclaim_after(Database& db, std::uint32_t revisions) {
+    ingredient(db).set_reclaim_after(revisions);
+  }
+
+  std::string debug_name() const {
+    return std::string(detail::type_name<T>()) + "#" + std::to_string(this->index());
+  }
+
+  static Ingredient& ingredient(Database& db) {
+    return db.runtime().template ingredient<Ingredient, Ingredient>([] {
+      return std::pair{std::unique_ptr<detail::IngredientBase>(new Ingredient()),
+                       std::uint32_t{1}};
+    });
+  }
+};
+
+}  // namespace relish

@@ -1,0 +1,299 @@
+// relish/tracked.hpp: tracked structs, entities created inside a query.
+//
+//   struct DefinitionData {
+//     File file;                                                  // identity fields...
+//     std::uint32_t scope;
+//     std::uint32_t place;
+//     relish::TrackedField<DefinitionKind, relish::NoEq> kind;    // ...and tracked fields
+//     bool is_reexported;
+//   };
+//   using Definition = relish::Tracked<DefinitionData>;
+//
+//   // inside a query:
+//   Definition d = Definition::create(db, {.file = f, .scope = 0, .place = 3, .kind = k});
+//   // anywhere:
+//   const DefinitionKind& k = d.get(db, &DefinitionData::kind);
+//
+// Identity: the creating query and its key, the identity fields (every field that is not a
+// TrackedField), and an occurrence counter for equal identities within one execution. When
+// the creating query re-runs and creates an entity with the same identity, it gets the *same*
+// handle; its tracked fields are updated (with equality, a field set to an equal value keeps
+// its old change revision; NoEq fields always count as changed). Entities the re-run did not
+// create again are deleted: memos keyed on them are dropped and reading them throws
+// StaleHandleError. Each field is its own dependency: a NoEq `kind` that changes on every
+// re-parse does not invalidate queries that read only the identity fields.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "relish/database.hpp"
+#include "relish/detail/ids.hpp"
+#include "relish/detail/names.hpp"
+#include "relish/detail/reflect.hpp"
+#include "relish/detail/runtime.hpp"
+#include "relish/detail/stable_vector.hpp"
+#include "relish/detail/value.hpp"
+#include "relish/durability.hpp"
+#include "relish/error.hpp"
+
+namespace relish {
+
+struct Eq {};    // a tracked field compared on update: equal values keep their revision
+struct NoEq {};  // a tracked field never compared: every update counts as a change
+
+// Marks a field of a tracked struct as tracked (not part of the identity).
+template <class V, class Policy = Eq>
+struct TrackedField {
+  static_assert(std::is_same_v<Policy, Eq> || std::is_same_v<Policy, NoEq>);
+  static constexpr bool no_eq = std::is_same_v<Policy, NoEq>;
+  using value_type = V;
+
+  V value{};
+
+  TrackedField() = default;
+  template <class U>
+    requires std::is_constructible_v<V, U&&>
+  TrackedField(U&& u) : value(std::forward<U>(u)) {}  // NOLINT: implicit, for designated init
+};
+
+namespace detail {
+
+template <class T>
+struct is_tracked_field : std::false_type {};
+template <class V, class P>
+struct is_tracked_field<TrackedField<V, P>> : std::true_type {};
+
+template <class H, class F>
+H hash_identity(H h, const F& f) {
+  if constexpr (is_tracked_field<F>::value) {
+    return h;
+  } else {
+    return hash_append(std::move(h), f);
+  }
+}
+
+// Calls fn(index, field_of_a, field_of_b) for each field of two objects of the same type.
+template <class T, class Fn>
+void for_each_field_pair(T& a, const T& b, Fn&& fn) {
+  auto fa = fields_of(a);
+  auto fb = fields_of(b);
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (fn(std::integral_constant<std::size_t, I>{}, std::get<I>(fa), std::get<I>(fb)), ...);
+  }(std::make_index_sequence<field_count<T>>{});
+}
+
+template <class T>
+class TrackedIngredient final : public IngredientBase {
+ public:
+  static constexpr std::uint32_t kFields = static_cast<std::uint32_t>(field_count<T>);
+
+  TrackedIngredient() : IngredientBase(std::string(type_name<T>())) {}
+
+  std::pair<std::uint32_t, std::uint32_t> create(Database& db, T&& value) {
+    Runtime& rt = db.runtime();
+    if (!rt.in_query()) {
+      throw MisuseError("cannot create tracked struct " + name() +
+                        " outside a query: tracked structs are created by queries");
+    }
+    Frame& f = rt.top();
+    const std::uint64_t hash = identity_hash(value);
+    const Identity id{f.key, hash, f.occurrences[{first_index(), hash}]++};
+    const Revision now = rt.revision();
+    std::uint32_t index;
+    if (auto it = by_identity_.find(id);
+        it != by_identity_.end() && same_identity(*entities_[it->second].value, value)) {
+      index = it->second;
+      Entity& e = entities_[index];
+      update_fields(e, value, now);
+      e.durability = f.durability;
+    } else {
+      index = allocate(rt, std::move(value), id, f.durability);
+    }
+    f.created.push_back(DatabaseKey{first_index(), index});
+    return {index, entities_[index].stamp};
+  }
+
+  template <class M>
+  decltype(auto) get(Database& db, std::uint32_t index, std::uint32_t stamp, M T::*member) {
+    Runtime& rt = db.runtime();
+    Entity* e = entities_.get(index);
+    if (!e || e->stamp != stamp || !e->value) [[unlikely]]
+      throw_bad_handle(rt, index, stamp);
+    const std::size_t i = field_index(*e->value, member);
+    if (i >= kFields) throw MisuseError("member pointer is not a direct field of " + name());
+    if constexpr (is_tracked_field<M>::value) {
+      rt.record_read(DatabaseKey{first_index() + 1 + static_cast<std::uint32_t>(i), index},
+                     e->durability);
+      return static_cast<const typename M::value_type&>(((*e->value).*member).value);
+    } else {
+      rt.record_read(DatabaseKey{first_index(), index}, e->durability);
+      return static_cast<const M&>((*e->value).*member);
+    }
+  }
+
+  // sub 0: the entity's existence and identity; sub 1 + i: field i.
+  bool maybe_changed_after(Database&, std::uint32_t sub, std::uint32_t key,
+                           Revision after) override {
+    const Entity* e = entities_.get(key);
+    if (!e || !e->value || e->created_at > after) return true;
+    return sub != 0 && e->changed_at[sub - 1] > after;
+  }
+
+  std::string describe(std::uint32_t sub, std::uint32_t key) const override {
+    std::string s = name() + "#" + std::to_string(key);
+    return sub == 0 ? s : s + ".field" + std::to_string(sub - 1);
+  }
+
+  void delete_entity(Database& db, std::uint32_t index) override {
+    Entity* e = entities_.get(index);
+    if (!e || !e->value) return;
+    if (auto it = by_identity_.find(e->identity); it != by_identity_.end() && it->second == index)
+      by_identity_.erase(it);
+    e->value.reset();
+    free_.push_back(index);
+    --live_;
+    db.runtime().emit(EventKind::did_discard, DatabaseKey{first_index(), index});
+    db.runtime().broadcast_deleted(db, *this, index);
+  }
+
+  std::uint32_t live_count() const noexcept { return live_; }
+
+ private:
+  struct Identity {
+    DatabaseKey creator;
+    std::uint64_t hash = 0;
+    std::uint32_t occurrence = 0;
+    friend bool operator==(const Identity&, const Identity&) = default;
+    template <class H>
+    friend H AbslHashValue(H h, const Identity& x) {
+      return H::combine(std::move(h), x.creator, x.hash, x.occurrence);
+    }
+  };
+
+  struct Entity {
+    std::optional<T> value;
+    std::array<Revision, kFields> changed_at{};
+    Revision created_at = 0;
+    std::uint32_t stamp = 0;
+    Durability durability = Durability::low;
+    Identity identity;
+  };
+
+  // Hashes the identity fields only (tracked fields may change under the same identity).
+  struct IdentityView {
+    const T& v;
+    template <class H>
+    friend H AbslHashValue(H h, const IdentityView& x) {
+      std::apply([&](const auto&... f) { ((h = hash_identity(std::move(h), f)), ...); },
+                 fields_of(x.v));
+      return h;
+    }
+  };
+  static std::uint64_t identity_hash(const T& v) { return absl::HashOf(IdentityView{v}); }
+
+  static bool same_identity(const T& a, const T& b) {
+    bool same = true;
+    for_each_field_pair(const_cast<T&>(a), b, [&](auto, const auto& fa, const auto& fb) {
+      if constexpr (!is_tracked_field<std::remove_cvref_t<decltype(fa)>>::value)
+        same = same && values_equal(fa, fb);
+    });
+    return same;
+  }
+
+  // Moves the new values of tracked fields in; a field's revision moves only if it changed.
+  static void update_fields(Entity& e, T& fresh, Revision now) {
+    for_each_field_pair(*e.value, fresh, [&](auto i, auto& old_f, const auto& new_f) {
+      using F = std::remove_cvref_t<decltype(old_f)>;
+      if constexpr (is_tracked_field<F>::value) {
+        if (F::no_eq || !values_equal(old_f.value, new_f.value)) {
+          old_f.value = std::move(const_cast<typename F::value_type&>(new_f.value));
+          e.changed_at[i] = now;
+        }
+      }
+    });
+  }
+
+  std::uint32_t allocate(Runtime& rt, T&& value, const Identity& id, Durability d) {
+    std::uint32_t index;
+    if (!free_.empty()) {
+      index = free_.back();
+      free_.pop_back();
+    } else {
+      index = entities_.emplace_back();
+    }
+    Entity& e = entities_[index];
+    const std::uint32_t gen = e.stamp == 0 ? 1 : stamp_generation(e.stamp) + 1;
+    e.value.emplace(std::move(value));
+    e.changed_at.fill(rt.revision());
+    e.created_at = rt.revision();
+    e.stamp = make_stamp(rt.tag(), gen);
+    e.durability = d;
+    e.identity = id;
+    by_identity_[id] = index;
+    ++live_;
+    return index;
+  }
+
+  [[noreturn]] void throw_bad_handle(const Runtime& rt, std::uint32_t index,
+                                     std::uint32_t stamp) const {
+    const std::string h = name() + "#" + std::to_string(index);
+    if (stamp == 0) throw StaleHandleError("null handle " + h + " (default-constructed)");
+    if (stamp_tag(stamp) != rt.tag())
+      throw MisuseError("handle " + h + " belongs to another database");
+    throw StaleHandleError("tracked struct " + h +
+                           " was deleted: its creating query ran again without creating it");
+  }
+
+  StableVector<Entity> entities_;
+  absl::flat_hash_map<Identity, std::uint32_t> by_identity_;
+  std::vector<std::uint32_t> free_;
+  std::uint32_t live_ = 0;
+};
+
+}  // namespace detail
+
+template <class T>
+class Tracked : public detail::HandleBase<Tracked<T>> {
+  static_assert(detail::Reflectable<T>,
+                "relish::Tracked<T>: T must be a plain aggregate struct with 1 to 16 fields");
+
+ public:
+  using Ingredient = detail::TrackedIngredient<T>;
+  using relish_handle_tag = void;
+  using Data = T;
+
+  Tracked() = default;
+
+  // Creates (or, when the creating query re-runs, re-creates) an entity. Inside a query only.
+  static Tracked create(Database& db, T value) {
+    auto [index, stamp] = ingredient(db).create(db, std::move(value));
+    return Tracked::from_raw(index, stamp);
+  }
+
+  // Reads one field: a TrackedField<V> gives `const V&` and a dependency on that field; an
+  // identity field gives a dependency on the entity's existence only.
+  template <class M>
+  decltype(auto) get(Database& db, M T::*field) const {
+    return ingredient(db).get(db, this->index(), this->stamp(), field);
+  }
+
+  std::string debug_name() const {
+    return std::string(detail::type_name<T>()) + "#" + std::to_string(this->index());
+  }
+
+  static Ingredient& ingredient(Database& db) {
+    return db.runtime().template ingredient<Ingredient, Ingredient>([] {
+      return std::pair{std::unique_ptr<detail::IngredientBase>(new Ingredient()),
+                       Ingredient::kFields + 1};
+    });
+  }
+};
+
+}  // namespace relish
