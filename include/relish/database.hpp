@@ -39,6 +39,15 @@ class Database {
   // "parsed_module(File#3)", "File#3.text": a readable name for a node of the graph.
   std::string describe(DatabaseKey key) const { return runtime_.describe(key); }
 
+  // Applies LRU capacities and byte budgets now instead of at the next revision. References
+  // returned by queries may dangle afterwards, as after a write. Not allowed inside a query.
+  void trigger_lru_eviction() {
+    if (runtime_.in_query())
+      throw MisuseError("trigger_lru_eviction called inside query " +
+                        runtime_.describe(runtime_.top().key));
+    for (auto& ing : runtime_.ingredients()) ing->evict_values(*this);
+  }
+
   // Engine internals, for relish's own ingredients.
   detail::Runtime& runtime() noexcept { return runtime_; }
   const detail::Runtime& runtime() const noexcept { return runtime_; }

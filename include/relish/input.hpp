@@ -29,6 +29,7 @@
 #include "relish/detail/reflect.hpp"
 #include "relish/detail/stable_vector.hpp"
 #include "relish/durability.hpp"
+#include "relish/heap_size.hpp"
 #include "relish/error.hpp"
 
 namespace relish {
@@ -123,6 +124,17 @@ class InputIngredient final : public IngredientBase {
   }
 
   std::uint32_t size() const noexcept { return records_.size(); }
+
+  void memory(IngredientMemory& out) const override {
+    out.kind = "input";
+    out.entries += records_.size();
+    out.values += records_.size();
+    out.metadata_bytes += records_.allocated_bytes() - records_.size() * sizeof(T);
+    for (std::uint32_t i = 0; i < records_.size(); ++i) {
+      out.value_stack_bytes += sizeof(T);
+      out.value_heap_bytes += relish::heap_size(records_[i].value);
+    }
+  }
 
  private:
   StableVector<Record> records_;

@@ -98,6 +98,14 @@ class InternedIngredient final : public IngredientBase {
 
   std::uint32_t live_count() const noexcept { return live_; }
 
+  void memory(IngredientMemory& out) const override {
+    out.kind = "interned";
+    out.entries += live_;
+    out.values += live_;
+    out.metadata_bytes += meta_.allocated_bytes();
+    table_.memory(out);
+  }
+
  private:
   struct Meta {
     Revision first_interned = 0;  // when this slot got its current value

@@ -64,6 +64,14 @@ class QueryBase<F, O, Db, Value, std::tuple<A...>> {
     }
   }
 
+  // LRU capacity (0: unbounded), changeable at run time; applied at the next revision.
+  void set_lru(Database& db, std::size_t capacity) const {
+    ingredient(db).set_lru_capacity(capacity);
+  }
+  void set_byte_budget(Database& db, std::size_t bytes) const {
+    ingredient(db).set_byte_budget(bytes);
+  }
+
   // The memo table behind this query in `db` (created on first use).
   static Ingredient& ingredient(Database& db) {
     return db.runtime().template ingredient<Ingredient, Ingredient>([] {

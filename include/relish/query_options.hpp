@@ -24,6 +24,9 @@ struct Options {
   // Keep at most this many values (least recently used are dropped at revision boundaries,
   // their dependency records kept). 0: unbounded.
   std::size_t lru = 0;
+  // Keep the values' estimated size (sizeof + relish::heap_size) under this many bytes, dropping
+  // the least recently used at revision boundaries, like `lru`. 0: unbounded.
+  std::size_t byte_budget = 0;
 };
 
 }  // namespace relish

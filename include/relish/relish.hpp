@@ -22,4 +22,7 @@
 #include "relish/interned.hpp"
 #include "relish/query.hpp"
 #include "relish/query_options.hpp"
+#include "relish/reclaimable.hpp"
+#include "relish/heap_size.hpp"
+#include "relish/memory_report.hpp"
 #include "relish/tracked.hpp"

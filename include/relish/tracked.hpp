@@ -41,6 +41,7 @@
 #include "relish/detail/stable_vector.hpp"
 #include "relish/detail/value.hpp"
 #include "relish/durability.hpp"
+#include "relish/heap_size.hpp"
 #include "relish/error.hpp"
 
 namespace relish {
@@ -61,6 +62,8 @@ struct TrackedField {
   template <class U>
     requires std::is_constructible_v<V, U&&>
   TrackedField(U&& u) : value(std::forward<U>(u)) {}  // NOLINT: implicit, for designated init
+
+  friend std::size_t relish_heap_size(const TrackedField& f) { return relish::heap_size(f.value); }
 };
 
 namespace detail {
@@ -164,6 +167,20 @@ class TrackedIngredient final : public IngredientBase {
   }
 
   std::uint32_t live_count() const noexcept { return live_; }
+
+  void memory(IngredientMemory& out) const override {
+    out.kind = "tracked";
+    out.entries += live_;
+    out.values += live_;
+    out.metadata_bytes += entities_.allocated_bytes() - live_ * sizeof(T) +
+                          by_identity_.capacity() * (sizeof(Identity) + 5) +
+                          free_.capacity() * sizeof(std::uint32_t);
+    for (std::uint32_t i = 0; i < entities_.size(); ++i) {
+      if (!entities_[i].value) continue;
+      out.value_stack_bytes += sizeof(T);
+      out.value_heap_bytes += relish::heap_size(*entities_[i].value);
+    }
+  }
 
  private:
   struct Identity {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "relish/database.hpp"
+#include "relish/heap_size.hpp"
 #include "relish/detail/ids.hpp"
 #include "relish/detail/intern_table.hpp"
 #include "relish/detail/names.hpp"
@@ -45,6 +46,7 @@ struct KeyStore<std::tuple<>> {  // no arguments: one memo, id 0
     return f(db);
   }
   std::string describe(std::uint32_t) const { return ""; }
+  void memory(IngredientMemory&) const {}
 };
 
 template <class H>
@@ -58,6 +60,7 @@ struct KeyStore<std::tuple<H>> {  // one entity handle: its index is the memo id
   std::string describe(std::uint32_t id) const {
     return debug_string(H::from_raw(id, 0));
   }
+  void memory(IngredientMemory&) const {}
 };
 
 template <class... A>
@@ -76,6 +79,7 @@ struct KeyStore<std::tuple<A...>> {  // plain values: interned automatically
     const auto* k = table.get(id);
     return k ? debug_string(*k) : "?";
   }
+  void memory(IngredientMemory& out) const { table.memory(out); }
 };
 
 template <auto F, Options O>
@@ -103,6 +107,7 @@ class FunctionIngredient final : public IngredientBase {
     Runtime& rt = db.runtime();
     if (Memo* m = memos_.get(id);
         m && m->verified_at == rt.revision() && m->key_stamp == stamp && m->value) [[likely]] {
+      touch(*m);
       rt.record_read(DatabaseKey{first_index(), id}, m->durability);
       return *m->value;
     }
@@ -138,6 +143,69 @@ class FunctionIngredient final : public IngredientBase {
     }
   }
 
+  // ---- eviction ----
+
+  void set_lru_capacity(std::size_t n) noexcept { lru_capacity_ = n; }
+  std::size_t lru_capacity() const noexcept { return lru_capacity_; }
+  void set_byte_budget(std::size_t n) noexcept { byte_budget_ = n; }
+  std::size_t byte_budget() const noexcept { return byte_budget_; }
+
+  void on_new_revision(Database& db) override { evict_values(db); }
+
+  // Drops the values of the least recently used memos beyond the capacity / byte budget. Their
+  // dependencies stay, so dependents still verify without re-running this query.
+  void evict_values(Database& db) override {
+    if (lru_capacity_ == 0 && byte_budget_ == 0) return;
+    struct Candidate {
+      std::uint64_t last_used;
+      std::uint32_t id;
+    };
+    std::vector<Candidate> live;
+    std::size_t bytes = 0;
+    for (std::uint32_t i = 0; i < memos_.size(); ++i) {
+      const Memo& m = memos_[i];
+      if (m.value && !m.active) {
+        live.push_back({m.last_used, i});
+        bytes += m.value_bytes;
+      }
+    }
+    const bool over_count = lru_capacity_ != 0 && live.size() > lru_capacity_;
+    const bool over_bytes = byte_budget_ != 0 && bytes > byte_budget_;
+    if (!over_count && !over_bytes) return;
+    std::sort(live.begin(), live.end(),
+              [](const Candidate& a, const Candidate& b) { return a.last_used < b.last_used; });
+    std::size_t count = live.size();
+    for (const Candidate& c : live) {
+      const bool evict_count = lru_capacity_ != 0 && count > lru_capacity_;
+      const bool evict_bytes = byte_budget_ != 0 && bytes > byte_budget_;
+      if (!evict_count && !evict_bytes) break;
+      Memo& m = memos_[c.id];
+      bytes -= m.value_bytes;
+      m.value.reset();
+      m.value_bytes = 0;
+      --count;
+      db.runtime().emit(EventKind::did_evict, DatabaseKey{first_index(), c.id});
+    }
+  }
+
+  void memory(IngredientMemory& out) const override {
+    out.kind = "query";
+    out.metadata_bytes += memos_.allocated_bytes() - memos_.size() * sizeof(std::optional<Value>);
+    for (std::uint32_t i = 0; i < memos_.size(); ++i) {
+      const Memo& m = memos_[i];
+      if (m.verified_at == 0) continue;
+      ++out.entries;
+      out.metadata_bytes += m.dep_count * sizeof(DatabaseKey);
+      if (m.created) out.metadata_bytes += m.created->capacity() * sizeof(DatabaseKey);
+      if (m.value) {
+        ++out.values;
+        out.value_stack_bytes += sizeof(Value);
+        out.value_heap_bytes += relish::heap_size(*m.value);
+      }
+    }
+    keys_.memory(out);
+  }
+
   // ---- introspection (tests, reports) ----
   std::uint32_t memo_capacity() const noexcept { return memos_.size(); }
   bool has_value(std::uint32_t id) const noexcept {
@@ -151,7 +219,9 @@ class FunctionIngredient final : public IngredientBase {
     std::unique_ptr<DatabaseKey[]> deps;
     std::unique_ptr<std::vector<DatabaseKey>> created;  // tracked structs it made (rare)
     std::uint32_t dep_count = 0;
-    Revision verified_at = 0;  // 0: no memo
+    std::uint64_t last_used = 0;  // LRU clock, only kept when eviction is on
+    std::size_t value_bytes = 0;  // only kept with a byte budget
+    Revision verified_at = 0;     // 0: no memo
     Revision changed_at = 0;
     std::uint32_t key_stamp = 0;
     Durability durability = Durability::high;
@@ -167,6 +237,7 @@ class FunctionIngredient final : public IngredientBase {
     if (m.verified_at != 0 && m.key_stamp != stamp) discard(db, m);  // another entity's memo
     bool verified = m.verified_at == rt.revision() || (m.verified_at != 0 && verify(db, m, key));
     if (!verified || !m.value) execute(db, m, key, stamp, verified);
+    touch(m);
     rt.record_read(key, m.durability);
     return *m.value;
   }
@@ -229,7 +300,10 @@ class FunctionIngredient final : public IngredientBase {
           rt.emit(EventKind::did_backdate, key);
         }
       }
-      if (changed_at == now || !m.value) m.value = std::move(result);
+      if (changed_at == now || !m.value) {
+        m.value = std::move(result);
+        if (byte_budget_ != 0) m.value_bytes = sizeof(Value) + relish::heap_size(*m.value);
+      }
       store_deps(m, f.deps);
       m.changed_at = changed_at;
       m.verified_at = now;
@@ -292,8 +366,15 @@ class FunctionIngredient final : public IngredientBase {
     Memo* m_;
   };
 
+  void touch(Memo& m) noexcept {
+    if (lru_capacity_ != 0 || byte_budget_ != 0) m.last_used = ++clock_;
+  }
+
   StableVector<Memo> memos_;
   KeyStore<Args> keys_;
+  std::size_t lru_capacity_ = O.lru;
+  std::size_t byte_budget_ = O.byte_budget;
+  std::uint64_t clock_ = 0;
 };
 
 }  // namespace relish::detail

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "relish/detail/stable_vector.hpp"
 #include "relish/detail/value.hpp"
+#include "relish/heap_size.hpp"
 
 namespace relish::detail {
 
@@ -110,6 +111,19 @@ class InternTable {
     return v && *v ? &**v : nullptr;
   }
   std::uint32_t size() const noexcept { return values_.size(); }
+
+  // Index and storage overhead as metadata; stored values as value bytes.
+  template <class Out>
+  void memory(Out& out) const {
+    out.metadata_bytes += index_.capacity() * (sizeof(std::uint32_t) + 1) +
+                          free_.capacity() * sizeof(std::uint32_t) +
+                          values_.allocated_bytes() - values_.size() * sizeof(T);
+    for (std::uint32_t i = 0; i < values_.size(); ++i) {
+      if (!values_[i]) continue;
+      out.value_stack_bytes += sizeof(T);
+      out.value_heap_bytes += relish::heap_size(*values_[i]);
+    }
+  }
   std::size_t live() const noexcept { return index_.size(); }
 
  private:

@@ -20,6 +20,19 @@
 
 namespace relish {
 class Database;
+
+// Memory used by one ingredient (see memory_report.hpp).
+struct IngredientMemory {
+  std::string name;
+  std::string kind;                   // "query", "input", "interned", "tracked"
+  std::size_t entries = 0;            // memos, records or entities
+  std::size_t values = 0;             // entries currently holding a value
+  std::size_t metadata_bytes = 0;     // slots, revisions, dependency lists, hash indexes
+  std::size_t value_stack_bytes = 0;  // sizeof of the values held
+  std::size_t value_heap_bytes = 0;   // heap_size of the values held
+  std::size_t value_bytes() const noexcept { return value_stack_bytes + value_heap_bytes; }
+  std::size_t total_bytes() const noexcept { return metadata_bytes + value_bytes(); }
+};
 }
 
 namespace relish::detail {
@@ -42,8 +55,13 @@ class IngredientBase {
                                    Revision after) = 0;
   // "parsed_module(File#3)", "File#3.text".
   virtual std::string describe(std::uint32_t sub, std::uint32_t key) const = 0;
+  // Adds this ingredient's memory use to `out` (heap sizes go through relish::heap_size, so
+  // a HeapSizeTracker active on this thread counts shared allocations once).
+  virtual void memory(IngredientMemory& out) const { out.kind = "other"; }
   // Called when a new revision starts (LRU eviction happens here).
   virtual void on_new_revision(Database&) {}
+  // Applies value eviction (LRU capacity, byte budget) now.
+  virtual void evict_values(Database&) {}
   // Deletes entity `key` (a tracked struct its creating query did not re-create).
   virtual void delete_entity(Database&, std::uint32_t /*key*/) {}
   // Entity `index` of the ingredient at `first_index` was deleted; memos keyed on it go.
