@@ -10,7 +10,12 @@
 //   source_text(db, f);                       // verifies, re-runs only what the edit affects
 //
 // Ingredients (one per Input<T> type, Interned<T> type, Tracked<T> type and Query) are
-// created on first use. A Database is used by one thread at a time.
+// created on first use.
+//
+// Threads: any number of threads may run queries on one Database at once (a memo is computed
+// once; others wait for it). Setting an input from any thread cancels the queries running on
+// the others (they throw relish::Cancelled at their next dependency read) and waits for them
+// to unwind. Install the event callback before starting threads; it is called concurrently.
 #pragma once
 
 #include <functional>
@@ -41,12 +46,16 @@ class Database {
 
   // Applies LRU capacities and byte budgets now instead of at the next revision. References
   // returned by queries may dangle afterwards, as after a write. Not allowed inside a query.
+  // Like a write, it waits for queries running on other threads (cancelling them).
   void trigger_lru_eviction() {
-    if (runtime_.in_query())
-      throw MisuseError("trigger_lru_eviction called inside query " +
-                        runtime_.describe(runtime_.top().key));
-    for (auto& ing : runtime_.ingredients()) ing->evict_values(*this);
+    detail::Runtime::WriteScope exclusive(runtime_, *this,
+                                          [] { return "cannot trigger LRU eviction"; });
+    runtime_.for_each_ingredient([&](detail::IngredientBase& ing) { ing.evict_values(*this); });
   }
+
+  // Throws relish::Cancelled if a write is waiting for running queries to finish. Queries
+  // check this whenever they read a dependency; call it in long loops that read none.
+  void check_cancelled() const { runtime_.check_cancelled(); }
 
   // Engine internals, for relish's own ingredients.
   detail::Runtime& runtime() noexcept { return runtime_; }

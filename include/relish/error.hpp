@@ -5,6 +5,7 @@
 //   "relish: cycle detected: type_of(Expr#3) -> type_of(Expr#7) -> type_of(Expr#3)".
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -50,6 +51,17 @@ class CycleError : public Error {
     return out;
   }
   std::vector<std::string> cycle_;
+};
+
+// Thrown inside queries when another thread wants to write (set an input): the query unwinds,
+// leaving no partial memo, and the write proceeds. Not an Error: catch it to retry the read
+// in the new revision. Not a relish::Error, so `catch (const relish::Error&)` in a query does
+// not swallow it.
+class Cancelled : public std::exception {
+ public:
+  const char* what() const noexcept override {
+    return "relish: query cancelled by a pending write";
+  }
 };
 
 }  // namespace relish

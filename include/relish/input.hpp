@@ -56,9 +56,9 @@ class InputIngredient final : public IngredientBase {
   InputIngredient() : IngredientBase(std::string(type_name<T>())) {}
 
   std::pair<std::uint32_t, std::uint32_t> create(Runtime& rt, T&& value, Durability d) {
-    if (rt.in_query()) {
+    if (Local& l = rt.local(); l.scope_depth != 0) {
       throw MisuseError("cannot create an input " + name() + " inside query " +
-                        rt.describe(rt.top().key) + ": create inputs between queries");
+                        rt.current_query(l) + ": create inputs between queries");
     }
     Record rec{std::move(value), {}, make_stamp(rt.tag(), 1)};
     for (auto& f : rec.fields) f = FieldStamp{rt.revision(), d};
@@ -94,7 +94,7 @@ class InputIngredient final : public IngredientBase {
   const M& get(Runtime& rt, std::uint32_t index, std::uint32_t stamp, M T::*member) {
     Record& r = record(index, stamp, rt);
     const std::uint32_t f = field_of(r.value, member);
-    rt.record_read(DatabaseKey{first_index() + f, index}, r.fields[f].durability);
+    rt.record_read(rt.local(), DatabaseKey{first_index() + f, index}, r.fields[f].durability);
     return r.value.*member;
   }
 
@@ -105,10 +105,11 @@ class InputIngredient final : public IngredientBase {
     Record& r = record(index, stamp, rt);
     const std::uint32_t f = field_of(r.value, member);
     const DatabaseKey key{first_index() + f, index};
+    Runtime::WriteScope write(rt, db, [&] { return "cannot set " + rt.describe(key); });
     FieldStamp& fs = r.fields[f];
     const Durability d = durability ? *durability : fs.durability;
-    rt.new_revision(db, std::max(d, fs.durability), key);  // throws inside a query
     r.value.*member = std::forward<V>(v);
+    write.new_revision(std::max(d, fs.durability));
     fs = FieldStamp{rt.revision(), d};
     rt.emit(EventKind::did_set_input, key);
   }

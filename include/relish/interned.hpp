@@ -18,6 +18,7 @@
 // Memos that read a reclaimable value depend on it and re-run if it is reclaimed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,23 +43,34 @@ class InternedIngredient final : public IngredientBase {
  public:
   InternedIngredient() : IngredientBase(std::string(type_name<T>())) {}
 
-  // Returns (index, stamp) for a value equal to `value`, inserting a copy if it is new.
+  // Returns (index, stamp) for a value equal to `probe`, inserting make() if it is new.
   template <class P, class Make>
   std::pair<std::uint32_t, std::uint32_t> intern(Database& db, const P& probe, Make&& make) {
     Runtime& rt = db.runtime();
+    Local& l = rt.local();
     const Revision now = rt.revision();
-    const Durability d = rt.in_query() ? rt.top().durability : Durability::high;
-    std::uint32_t index;
-    if (const std::uint32_t* found = table_.find(probe)) {
-      index = *found;
-      Meta& m = meta_[index];
-      m.last_used = now;
-      if (d > m.durability) m.durability = d;  // now also needed by a more durable query
-    } else {
-      index = insert(rt, make(), d);
+    const Durability d = l.depth ? l.frames[l.depth - 1].durability : Durability::high;
+    auto [index, inserted] = table_.intern(probe, make, [&](std::uint32_t i) {
+      meta_.ensure_size(i + 1);
+      Meta& m = meta_[i];
+      const std::uint32_t gen = m.stamp == 0 ? 1 : stamp_generation(m.stamp) + 1;
+      m.first_interned = now;
+      m.last_used.store(now, std::memory_order_relaxed);
+      m.stamp = make_stamp(rt.tag(), gen);
+      m.durability.store(d, std::memory_order_relaxed);
+      m.live = true;
+      live_.fetch_add(1, std::memory_order_relaxed);
+    });
+    Meta& m = meta_[index];
+    if (!inserted) {
+      if (m.last_used.load(std::memory_order_relaxed) != now)
+        m.last_used.store(now, std::memory_order_relaxed);
+      // Now also needed by a more durable query: keep it as long as that one.
+      Durability old = m.durability.load(std::memory_order_relaxed);
+      while (d > old && !m.durability.compare_exchange_weak(old, d, std::memory_order_relaxed)) {
+      }
     }
-    const Meta& m = meta_[index];
-    record(rt, index, m);
+    record(rt, l, index, m);
     return {index, m.stamp};
   }
 
@@ -67,8 +79,12 @@ class InternedIngredient final : public IngredientBase {
     Meta* m = meta_.get(index);
     if (!m || m->stamp != stamp || !m->live) [[unlikely]]
       throw_bad_handle(rt, index, stamp);
-    m->last_used = rt.revision();
-    record(rt, index, *m);
+    if (reclaim_after_ != 0) {
+      const Revision now = rt.revision();
+      if (m->last_used.load(std::memory_order_relaxed) != now)
+        m->last_used.store(now, std::memory_order_relaxed);
+      record(rt, rt.local(), index, *m);
+    }
     return table_[index];
   }
 
@@ -78,7 +94,7 @@ class InternedIngredient final : public IngredientBase {
                            Revision after) override {
     Meta* m = meta_.get(key);
     if (!m || !m->live || m->first_interned > after) return true;
-    m->last_used = db.runtime().revision();
+    m->last_used.store(db.runtime().revision(), std::memory_order_relaxed);
     return false;
   }
 
@@ -91,17 +107,18 @@ class InternedIngredient final : public IngredientBase {
     if (reclaim_after_ == 0 || now % reclaim_after_ != 0) return;  // sweep every N revisions
     for (std::uint32_t i = 0; i < meta_.size(); ++i) {
       Meta& m = meta_[i];
-      if (m.live && m.durability != Durability::high && m.last_used + reclaim_after_ <= now)
+      if (m.live && m.durability.load(std::memory_order_relaxed) != Durability::high &&
+          m.last_used.load(std::memory_order_relaxed) + reclaim_after_ <= now)
         reclaim(db, i);
     }
   }
 
-  std::uint32_t live_count() const noexcept { return live_; }
+  std::uint32_t live_count() const noexcept { return live_.load(std::memory_order_relaxed); }
 
   void memory(IngredientMemory& out) const override {
     out.kind = "interned";
-    out.entries += live_;
-    out.values += live_;
+    out.entries += live_count();
+    out.values += live_count();
     out.metadata_bytes += meta_.allocated_bytes();
     table_.memory(out);
   }
@@ -109,34 +126,25 @@ class InternedIngredient final : public IngredientBase {
  private:
   struct Meta {
     Revision first_interned = 0;  // when this slot got its current value
-    Revision last_used = 0;
+    std::atomic<Revision> last_used{0};
     std::uint32_t stamp = 0;
-    Durability durability = Durability::high;
+    std::atomic<Durability> durability{Durability::high};
     bool live = false;
   };
-
-  std::uint32_t insert(Runtime& rt, T&& value, Durability d) {
-    const std::uint32_t index = table_.insert(std::move(value));
-    meta_.ensure_size(index + 1);
-    Meta& m = meta_[index];
-    const std::uint32_t gen = m.stamp == 0 ? 1 : stamp_generation(m.stamp) + 1;
-    m = Meta{rt.revision(), rt.revision(), make_stamp(rt.tag(), gen), d, true};
-    ++live_;
-    return index;
-  }
 
   void reclaim(Database& db, std::uint32_t index) {
     table_.erase(index);
     meta_[index].live = false;
-    --live_;
+    live_.fetch_sub(1, std::memory_order_relaxed);
     db.runtime().emit(EventKind::did_reclaim, DatabaseKey{first_index(), index});
     db.runtime().broadcast_deleted(db, *this, index);
   }
 
   // Only reclaimable values need a dependency: the others never change under a handle.
-  void record(Runtime& rt, std::uint32_t index, const Meta& m) {
-    if (reclaim_after_ != 0 && m.durability != Durability::high)
-      rt.record_read(DatabaseKey{first_index(), index}, m.durability);
+  void record(Runtime& rt, Local& l, std::uint32_t index, const Meta& m) {
+    const Durability d = m.durability.load(std::memory_order_relaxed);
+    if (reclaim_after_ != 0 && d != Durability::high)
+      rt.record_read(l, DatabaseKey{first_index(), index}, d);
   }
 
   [[noreturn]] void throw_bad_handle(const Runtime& rt, std::uint32_t index,
@@ -150,8 +158,8 @@ class InternedIngredient final : public IngredientBase {
 
   InternTable<T> table_;
   StableVector<Meta> meta_;  // parallel to the table's ids
-  std::uint32_t reclaim_after_ = 0;
-  std::uint32_t live_ = 0;
+  std::uint32_t reclaim_after_ = 0;  // set between queries
+  std::atomic<std::uint32_t> live_{0};
 };
 
 }  // namespace detail

@@ -30,17 +30,17 @@ struct MemoryReport {
 inline MemoryReport memory_report(const Database& db) {
   MemoryReport r;
   HeapSizeTracker tracker;
-  for (const auto& ing : db.runtime().ingredients()) {
+  db.runtime().for_each_ingredient([&](const detail::IngredientBase& ing) {
     IngredientMemory m;
-    m.name = ing->name();
-    ing->memory(m);
+    m.name = ing.name();
+    ing.memory(m);
     r.total.entries += m.entries;
     r.total.values += m.values;
     r.total.metadata_bytes += m.metadata_bytes;
     r.total.value_stack_bytes += m.value_stack_bytes;
     r.total.value_heap_bytes += m.value_heap_bytes;
     r.ingredients.push_back(std::move(m));
-  }
+  });
   r.total.name = "total";
   r.total.kind = "";
   std::stable_sort(r.ingredients.begin(), r.ingredients.end(),

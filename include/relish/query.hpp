@@ -52,7 +52,10 @@ class QueryBase<F, O, Db, Value, std::tuple<A...>> {
                 "relish: returns(deref) needs a query returning shared_ptr<T> or unique_ptr<T>");
 
   decltype(auto) operator()(Db& db, const A&... args) const {
-    const Value& v = ingredient(db).fetch(db, args...);
+    detail::Runtime& rt = db.runtime();
+    detail::Local& l = rt.local();
+    detail::Runtime::ReaderScope scope(rt, l);
+    const Value& v = ingredient(db).fetch(db, l, args...);
     if constexpr (O.returns == Returns::ref) {
       return static_cast<const Value&>(v);
     } else if constexpr (O.returns == Returns::deref) {

@@ -101,11 +101,13 @@ class TrackedIngredient final : public IngredientBase {
 
   std::pair<std::uint32_t, std::uint32_t> create(Database& db, T&& value) {
     Runtime& rt = db.runtime();
-    if (!rt.in_query()) {
+    Local& l = rt.local();
+    if (l.depth == 0) {
       throw MisuseError("cannot create tracked struct " + name() +
                         " outside a query: tracked structs are created by queries");
     }
-    Frame& f = rt.top();
+    Frame& f = l.frames[l.depth - 1];
+    LockGuard lock(mu_);
     const std::uint64_t hash = identity_hash(value);
     const Identity id{f.key, hash, f.occurrences[{first_index(), hash}]++};
     const Revision now = rt.revision();
@@ -132,11 +134,12 @@ class TrackedIngredient final : public IngredientBase {
     const std::size_t i = field_index(*e->value, member);
     if (i >= kFields) throw MisuseError("member pointer is not a direct field of " + name());
     if constexpr (is_tracked_field<M>::value) {
-      rt.record_read(DatabaseKey{first_index() + 1 + static_cast<std::uint32_t>(i), index},
+      rt.record_read(rt.local(),
+                     DatabaseKey{first_index() + 1 + static_cast<std::uint32_t>(i), index},
                      e->durability);
       return static_cast<const typename M::value_type&>(((*e->value).*member).value);
     } else {
-      rt.record_read(DatabaseKey{first_index(), index}, e->durability);
+      rt.record_read(rt.local(), DatabaseKey{first_index(), index}, e->durability);
       return static_cast<const M&>((*e->value).*member);
     }
   }
@@ -154,14 +157,20 @@ class TrackedIngredient final : public IngredientBase {
     return sub == 0 ? s : s + ".field" + std::to_string(sub - 1);
   }
 
+  // The entity's value is destroyed at once: it is only reachable through handles its
+  // creator no longer returns, and reading it through an old handle is a StaleHandleError.
   void delete_entity(Database& db, std::uint32_t index) override {
-    Entity* e = entities_.get(index);
-    if (!e || !e->value) return;
-    if (auto it = by_identity_.find(e->identity); it != by_identity_.end() && it->second == index)
-      by_identity_.erase(it);
-    e->value.reset();
-    free_.push_back(index);
-    --live_;
+    {
+      LockGuard lock(mu_);
+      Entity* e = entities_.get(index);
+      if (!e || !e->value) return;
+      if (auto it = by_identity_.find(e->identity);
+          it != by_identity_.end() && it->second == index)
+        by_identity_.erase(it);
+      e->value.reset();
+      free_.push_back(index);
+      --live_;
+    }
     db.runtime().emit(EventKind::did_discard, DatabaseKey{first_index(), index});
     db.runtime().broadcast_deleted(db, *this, index);
   }
@@ -272,6 +281,7 @@ class TrackedIngredient final : public IngredientBase {
   absl::flat_hash_map<Identity, std::uint32_t> by_identity_;
   std::vector<std::uint32_t> free_;
   std::uint32_t live_ = 0;
+  Mutex mu_;  // creation and deletion (reads of live entities take no lock)
 };
 
 }  // namespace detail

@@ -82,6 +82,11 @@ struct KeyStore<std::tuple<A...>> {  // plain values: interned automatically
   void memory(IngredientMemory& out) const { table.memory(out); }
 };
 
+template <class Args>
+struct KeyedOnEntity : std::false_type {};
+template <class H>
+struct KeyedOnEntity<std::tuple<H>> : std::bool_constant<IsHandle<H>> {};
+
 template <auto F, Options O>
 class FunctionIngredient final : public IngredientBase {
   using Traits = FnTraits<decltype(F)>;
@@ -101,29 +106,43 @@ class FunctionIngredient final : public IngredientBase {
 
   FunctionIngredient() : IngredientBase(std::string(function_name<F>())) {}
 
+  // The hot path: a memo verified in this revision is returned after two loads and compares.
   template <class... A>
-  const Value& fetch(Db& db, const A&... args) {
+  const Value& fetch(Db& db, Local& l, const A&... args) {
     auto [id, stamp] = keys_.key_of(args...);
     Runtime& rt = db.runtime();
-    if (Memo* m = memos_.get(id);
-        m && m->verified_at == rt.revision() && m->key_stamp == stamp && m->value) [[likely]] {
-      touch(*m);
-      rt.record_read(DatabaseKey{first_index(), id}, m->durability);
-      return *m->value;
+    const Revision now = rt.revision();
+    if (Memo* m = memos_.get(id)) [[likely]] {
+      // verified_at first: the other fields are only stable once it says "this revision".
+      if (m->verified_at.load(std::memory_order_acquire) == now && m->key_stamp == stamp &&
+          m->value) [[likely]] {
+        touch(*m, now);
+        rt.record_read(l, DatabaseKey{first_index(), id}, m->durability);
+        return *m->value;
+      }
     }
-    return fetch_cold(db, id, stamp);
+    return fetch_cold(db, l, id, stamp);
   }
 
   bool maybe_changed_after(Database& base, std::uint32_t, std::uint32_t id,
                            Revision after) override {
     Db& db = static_cast<Db&>(base);
     Runtime& rt = db.runtime();
-    Memo* m = memos_.get(id);
-    if (!m || m->verified_at == 0) return true;
+    Local& l = rt.local();
     const DatabaseKey key{first_index(), id};
-    if (m->verified_at == rt.revision()) return m->changed_at > after;
-    if (m->active) rt.throw_cycle(key);
-    if (!verify(db, *m, key)) execute(db, *m, key, m->key_stamp, false);
+    Memo* m = memos_.get(id);
+    if (!m) return true;
+    for (;;) {
+      const Revision verified = m->verified_at.load(std::memory_order_acquire);
+      if (verified == rt.revision()) return m->changed_at > after;
+      if (verified == 0) return true;  // no memo (never computed, or discarded)
+      if (rt.claim(l, m->owner, key)) break;
+    }
+    OwnerGuard owner(rt, l, *m, key);
+    if (m->verified_at.load(std::memory_order_relaxed) != rt.revision()) {
+      if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
+      if (!verify(db, l, *m, key)) execute(db, l, *m, key, m->key_stamp, false);
+    }
     return m->changed_at > after;
   }
 
@@ -131,16 +150,31 @@ class FunctionIngredient final : public IngredientBase {
     return name() + "(" + keys_.describe(id) + ")";
   }
 
-  // Memos keyed on a deleted entity are dropped (with the entities they created).
+  // A memo keyed on a deleted entity is dropped at the next revision boundary: another thread
+  // may still be reading it in this one.
   void on_entity_deleted([[maybe_unused]] Database& base, [[maybe_unused]] std::uint32_t owner,
                          [[maybe_unused]] std::uint32_t index) override {
-    if constexpr (std::tuple_size_v<Args> == 1 && IsHandle<std::tuple_element_t<0, Args>>) {
+    if constexpr (KeyedOnEntity<Args>::value) {
       using KeyIngredient = typename std::tuple_element_t<0, Args>::Ingredient;
       const auto* ki = base.runtime().find_ingredient<KeyIngredient, KeyIngredient>();
       if (!ki || ki->first_index() != owner) return;
-      if (Memo* m = memos_.get(index); m && m->verified_at != 0 && !m->active)
-        discard(static_cast<Db&>(base), *m);
+      LockGuard lock(deferred_mu_);
+      deferred_drops_.push_back(index);
     }
+  }
+
+  void on_new_revision(Database& base) override {
+    Db& db = static_cast<Db&>(base);
+    std::vector<std::uint32_t> drops;
+    {
+      LockGuard lock(deferred_mu_);
+      drops.swap(deferred_drops_);
+    }
+    for (std::uint32_t index : drops) {
+      if (Memo* m = memos_.get(index); m && m->verified_at.load(std::memory_order_relaxed) != 0)
+        discard(db, *m);
+    }
+    evict_values(db);
   }
 
   // ---- eviction ----
@@ -150,30 +184,30 @@ class FunctionIngredient final : public IngredientBase {
   void set_byte_budget(std::size_t n) noexcept { byte_budget_ = n; }
   std::size_t byte_budget() const noexcept { return byte_budget_; }
 
-  void on_new_revision(Database& db) override { evict_values(db); }
-
   // Drops the values of the least recently used memos beyond the capacity / byte budget. Their
-  // dependencies stay, so dependents still verify without re-running this query.
+  // dependencies stay, so dependents still verify without re-running this query. Recency is
+  // the last revision a memo was read in (ties: lower key first); no query is running.
   void evict_values(Database& db) override {
     if (lru_capacity_ == 0 && byte_budget_ == 0) return;
     struct Candidate {
-      std::uint64_t last_used;
+      Revision last_used;
       std::uint32_t id;
     };
     std::vector<Candidate> live;
     std::size_t bytes = 0;
     for (std::uint32_t i = 0; i < memos_.size(); ++i) {
       const Memo& m = memos_[i];
-      if (m.value && !m.active) {
-        live.push_back({m.last_used, i});
+      if (m.value) {
+        live.push_back({m.last_used.load(std::memory_order_relaxed), i});
         bytes += m.value_bytes;
       }
     }
     const bool over_count = lru_capacity_ != 0 && live.size() > lru_capacity_;
     const bool over_bytes = byte_budget_ != 0 && bytes > byte_budget_;
     if (!over_count && !over_bytes) return;
-    std::sort(live.begin(), live.end(),
-              [](const Candidate& a, const Candidate& b) { return a.last_used < b.last_used; });
+    std::stable_sort(live.begin(), live.end(), [](const Candidate& a, const Candidate& b) {
+      return a.last_used < b.last_used;
+    });
     std::size_t count = live.size();
     for (const Candidate& c : live) {
       const bool evict_count = lru_capacity_ != 0 && count > lru_capacity_;
@@ -193,7 +227,7 @@ class FunctionIngredient final : public IngredientBase {
     out.metadata_bytes += memos_.allocated_bytes() - memos_.size() * sizeof(std::optional<Value>);
     for (std::uint32_t i = 0; i < memos_.size(); ++i) {
       const Memo& m = memos_[i];
-      if (m.verified_at == 0) continue;
+      if (m.verified_at.load(std::memory_order_relaxed) == 0) continue;
       ++out.entries;
       out.metadata_bytes += m.dep_count * sizeof(DatabaseKey);
       if (m.created) out.metadata_bytes += m.created->capacity() * sizeof(DatabaseKey);
@@ -218,100 +252,140 @@ class FunctionIngredient final : public IngredientBase {
     std::optional<Value> value;
     std::unique_ptr<DatabaseKey[]> deps;
     std::unique_ptr<std::vector<DatabaseKey>> created;  // tracked structs it made (rare)
-    std::uint32_t dep_count = 0;
-    std::uint64_t last_used = 0;  // LRU clock, only kept when eviction is on
-    std::size_t value_bytes = 0;  // only kept with a byte budget
-    Revision verified_at = 0;     // 0: no memo
+    std::size_t value_bytes = 0;                        // only kept with a byte budget
+    std::atomic<Revision> verified_at{0};               // 0: no memo
+    std::atomic<Revision> last_used{0};                 // LRU recency, when eviction is on
     Revision changed_at = 0;
     std::uint32_t key_stamp = 0;
+    std::uint32_t dep_count = 0;
+    std::atomic<std::uint32_t> owner{0};  // thread computing or verifying it (Local::id)
     Durability durability = Durability::high;
-    bool active = false;  // being executed or verified right now (cycle detection)
+
+    // Back to "no memo"; the owner word is left to the OwnerGuard.
+    void reset() noexcept {
+      value.reset();
+      deps.reset();
+      created.reset();
+      value_bytes = 0;
+      verified_at.store(0, std::memory_order_relaxed);
+      changed_at = 0;
+      key_stamp = 0;
+      dep_count = 0;
+      durability = Durability::high;
+    }
   };
 
-  [[gnu::noinline]] const Value& fetch_cold(Db& db, std::uint32_t id, std::uint32_t stamp) {
+  // Owns a memo for this thread (claimed) and marks it active for cycle reports.
+  class OwnerGuard {
+   public:
+    OwnerGuard(Runtime& rt, Local& l, Memo& m, DatabaseKey key) : l_(&l), m_(&m) {
+      (void)rt;
+      l.active.push_back(key);
+    }
+    OwnerGuard(const OwnerGuard&) = delete;
+    OwnerGuard& operator=(const OwnerGuard&) = delete;
+    ~OwnerGuard() {
+      l_->active.pop_back();
+      Runtime::release(m_->owner);
+    }
+
+   private:
+    Local* l_;
+    Memo* m_;
+  };
+
+  [[gnu::noinline]] const Value& fetch_cold(Db& db, Local& l, std::uint32_t id,
+                                            std::uint32_t stamp) {
     Runtime& rt = db.runtime();
+    rt.check_cancelled();
     const DatabaseKey key{first_index(), id};
     memos_.ensure_size(id + 1);
     Memo& m = memos_[id];
-    if (m.active) rt.throw_cycle(key);
-    if (m.verified_at != 0 && m.key_stamp != stamp) discard(db, m);  // another entity's memo
-    bool verified = m.verified_at == rt.revision() || (m.verified_at != 0 && verify(db, m, key));
-    if (!verified || !m.value) execute(db, m, key, stamp, verified);
-    touch(m);
-    rt.record_read(key, m.durability);
+    for (;;) {
+      const Revision verified = m.verified_at.load(std::memory_order_acquire);
+      if (verified == rt.revision() && m.key_stamp == stamp && m.value) {  // done meanwhile
+        touch(m, verified);
+        rt.record_read(l, key, m.durability);
+        return *m.value;
+      }
+      if (rt.claim(l, m.owner, key)) break;
+    }
+    {
+      OwnerGuard owner(rt, l, m, key);
+      const Revision now = rt.revision();
+      if (m.verified_at.load(std::memory_order_relaxed) != 0 && m.key_stamp != stamp)
+        discard(db, m);  // a memo of another entity that had this index
+      const Revision verified = m.verified_at.load(std::memory_order_relaxed);
+      const bool ok = verified == now || (verified != 0 && verify(db, l, m, key));
+      if (!ok || !m.value) execute(db, l, m, key, stamp, ok);
+      touch(m, now);
+    }
+    rt.record_read(l, key, m.durability);
     return *m.value;
   }
 
   // Deep verification: is every dependency unchanged since m.verified_at? Dependencies are
   // checked in the order they were read, and the walk stops at the first changed one (later
-  // ones may not even be read by a re-execution).
-  bool verify(Db& db, Memo& m, DatabaseKey key) {
+  // ones may not even be read by a re-execution). The caller owns m.
+  bool verify(Db& db, Local& l, Memo& m, DatabaseKey key) {
     Runtime& rt = db.runtime();
-    bool unchanged = true;
-    if (rt.last_changed(m.durability) > m.verified_at) {  // else: the durability shortcut
-      ActiveGuard guard(rt, m, key);
+    const Revision verified = m.verified_at.load(std::memory_order_relaxed);
+    if (rt.last_changed(m.durability) > verified) {  // else: the durability shortcut
       for (std::uint32_t i = 0; i < m.dep_count; ++i) {
-        if (rt.maybe_changed_after(db, m.deps[i], m.verified_at)) {
-          unchanged = false;
-          break;
-        }
+        if (rt.maybe_changed_after(db, m.deps[i], verified)) return false;
       }
     }
-    if (unchanged) {
-      m.verified_at = rt.revision();
-      rt.emit(EventKind::did_validate_memoized_value, key);
-    }
-    return unchanged;
+    (void)l;
+    m.verified_at.store(rt.revision(), std::memory_order_release);
+    rt.emit(EventKind::did_validate_memoized_value, key);
+    return true;
   }
 
-  // Runs the function. `verified`: the old memo's dependencies are unchanged but its value was
-  // evicted, so the new value equals the old one by purity and keeps its changed_at.
-  void execute(Db& db, Memo& m, DatabaseKey key, std::uint32_t stamp, bool verified) {
+  // Runs the function; the caller owns m. `verified`: the old memo's dependencies are
+  // unchanged but its value was evicted, so the new value equals the old one by purity and
+  // keeps its changed_at.
+  void execute(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp, bool verified) {
     Runtime& rt = db.runtime();
     rt.emit(EventKind::will_execute, key);
     std::optional<Value> result;
-    {
-      ActiveGuard guard(rt, m, key);
-      rt.push_frame(key);
-      try {
-        result.emplace(keys_.invoke(db, key.key, stamp, [](Db& d, const auto&... a) -> Value {
-          return F(d, a...);
-        }));
-      } catch (...) {
-        std::vector<DatabaseKey> made = std::move(rt.top().created);
-        rt.pop_frame();
-        guard.release();
-        // No memo survives a throw; entities it created, then or before, go with it.
-        if (m.created) made.insert(made.end(), m.created->begin(), m.created->end());
-        m = Memo{};
-        for (DatabaseKey e : made) rt.delete_entity(db, e);
-        throw;
-      }
-      Frame& f = rt.top();
-      const Revision now = rt.revision();
-      Revision changed_at = now;
-      if (verified) {
-        changed_at = m.changed_at;
-      } else if constexpr (!O.no_eq) {
-        // Backdate only if durability did not drop: a memo must not claim an old change
-        // revision for a value that now depends on less durable inputs.
-        if (m.value && f.durability >= m.durability && memo_values_equal(*m.value, *result)) {
-          changed_at = m.changed_at;
-          rt.emit(EventKind::did_backdate, key);
-        }
-      }
-      if (changed_at == now || !m.value) {
-        m.value = std::move(result);
-        if (byte_budget_ != 0) m.value_bytes = sizeof(Value) + relish::heap_size(*m.value);
-      }
-      store_deps(m, f.deps);
-      m.changed_at = changed_at;
-      m.verified_at = now;
-      m.durability = f.durability;
-      m.key_stamp = stamp;
-      diff_created(db, m, f.created);
-      rt.pop_frame();
+    Frame& f = rt.push_frame(l, key);  // stays put: frames is a deque
+    try {
+      result.emplace(keys_.invoke(db, key.key, stamp, [](Db& d, const auto&... a) -> Value {
+        return F(d, a...);
+      }));
+    } catch (...) {
+      std::vector<DatabaseKey> made = std::move(f.created);
+      --l.depth;
+      // No memo survives a throw; entities it created, then or before, go with it.
+      if (m.created) made.insert(made.end(), m.created->begin(), m.created->end());
+      m.reset();
+      for (DatabaseKey e : made) rt.delete_entity(db, e);
+      throw;
     }
+    const Revision now = rt.revision();
+    Revision changed_at = now;
+    if (verified) {
+      changed_at = m.changed_at;
+    } else if constexpr (!O.no_eq) {
+      // Backdate only if durability did not drop: a memo must not claim an old change
+      // revision for a value that now depends on less durable inputs.
+      if (m.value && f.durability >= m.durability && memo_values_equal(*m.value, *result)) {
+        changed_at = m.changed_at;
+        rt.emit(EventKind::did_backdate, key);
+      }
+    }
+    if (changed_at == now || !m.value) {
+      m.value = std::move(result);
+      if (byte_budget_ != 0) m.value_bytes = sizeof(Value) + relish::heap_size(*m.value);
+    }
+    store_deps(m, f.deps);
+    m.changed_at = changed_at;
+    m.durability = f.durability;
+    m.key_stamp = stamp;
+    std::vector<DatabaseKey> created = std::move(f.created);
+    --l.depth;
+    m.verified_at.store(now, std::memory_order_release);  // publishes the fields above
+    diff_created(db, m, created);
   }
 
   static void store_deps(Memo& m, const std::vector<DatabaseKey>& deps) {
@@ -327,7 +401,7 @@ class FunctionIngredient final : public IngredientBase {
   void diff_created(Db& db, Memo& m, std::vector<DatabaseKey>& now_created) {
     std::unique_ptr<std::vector<DatabaseKey>> old = std::move(m.created);
     if (!now_created.empty())
-      m.created = std::make_unique<std::vector<DatabaseKey>>(now_created);
+      m.created = std::make_unique<std::vector<DatabaseKey>>(std::move(now_created));
     if (!old) return;
     std::vector<DatabaseKey> gone;
     for (DatabaseKey e : *old) {
@@ -339,42 +413,24 @@ class FunctionIngredient final : public IngredientBase {
 
   void discard(Db& db, Memo& m) {
     std::unique_ptr<std::vector<DatabaseKey>> made = std::move(m.created);
-    m = Memo{};
+    m.reset();
     if (made)
       for (DatabaseKey e : *made) db.runtime().delete_entity(db, e);
   }
 
-  // Marks a memo as in progress (for cycle detection) for the span of a scope.
-  class ActiveGuard {
-   public:
-    ActiveGuard(Runtime& rt, Memo& m, DatabaseKey key) : rt_(&rt), m_(&m) {
-      m.active = true;
-      rt.push_active(key);
-    }
-    ActiveGuard(const ActiveGuard&) = delete;
-    ActiveGuard& operator=(const ActiveGuard&) = delete;
-    ~ActiveGuard() { release(); }
-    void release() noexcept {
-      if (!rt_) return;
-      m_->active = false;
-      rt_->pop_active();
-      rt_ = nullptr;
-    }
-
-   private:
-    Runtime* rt_;
-    Memo* m_;
-  };
-
-  void touch(Memo& m) noexcept {
-    if (lru_capacity_ != 0 || byte_budget_ != 0) m.last_used = ++clock_;
+  // Recency for LRU: one store per memo per revision, so parallel hits do not bounce the
+  // memo's cache line between cores.
+  void touch(Memo& m, Revision now) noexcept {
+    if ((lru_capacity_ | byte_budget_) != 0 && m.last_used.load(std::memory_order_relaxed) != now)
+      m.last_used.store(now, std::memory_order_relaxed);
   }
 
   StableVector<Memo> memos_;
   KeyStore<Args> keys_;
   std::size_t lru_capacity_ = O.lru;
   std::size_t byte_budget_ = O.byte_budget;
-  std::uint64_t clock_ = 0;
+  Mutex deferred_mu_;
+  std::vector<std::uint32_t> deferred_drops_;
 };
 
 }  // namespace relish::detail

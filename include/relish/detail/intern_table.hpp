@@ -4,7 +4,10 @@
 // so re-interning an existing value copies nothing.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 #include <tuple>
@@ -13,6 +16,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "relish/detail/stable_vector.hpp"
+#include "relish/detail/sync.hpp"
 #include "relish/detail/value.hpp"
 #include "relish/heap_size.hpp"
 
@@ -33,11 +37,17 @@ bool probe_equal(const P& p, const T& stored) {
   }
 }
 
+// Thread-safe: the index is split into shards, each behind a spin lock held for one probe
+// (and the insert, when the value is new), so re-interning an existing value takes no global
+// lock. Values are immutable once inserted; erase happens only between revisions.
 template <class T>
 class InternTable {
+  static constexpr std::size_t kShards = 16;
+
   template <class P>
   struct Probe {
     const P& value;
+    std::size_t hash;
   };
 
   struct Hash {
@@ -46,7 +56,7 @@ class InternTable {
     std::size_t operator()(std::uint32_t id) const { return ValueHash{}(*(*values)[id]); }
     template <class P>
     std::size_t operator()(const Probe<P>& p) const {
-      return ValueHash{}(p.value);
+      return p.hash;
     }
   };
   struct Eq {
@@ -62,45 +72,56 @@ class InternTable {
       return probe_equal(p.value, *(*values)[id]);
     }
   };
+  using Index = absl::flat_hash_set<std::uint32_t, Hash, Eq>;
+
+  struct alignas(64) Shard {
+    SpinLock lock;
+    Index index;
+    explicit Shard(const StableVector<std::optional<T>>* v) : index(0, Hash{v}, Eq{v}) {}
+  };
 
  public:
-  InternTable() : index_(0, Hash{&values_}, Eq{&values_}) {}
+  InternTable() {
+    for (auto& s : shards_) s = std::make_unique<Shard>(&values_);
+  }
   InternTable(const InternTable&) = delete;
   InternTable& operator=(const InternTable&) = delete;
 
   // The id of a value equal to `probe`, if any.
   template <class P>
-  const std::uint32_t* find(const P& probe) const {
-    auto it = index_.find(Probe<P>{probe});
-    return it == index_.end() ? nullptr : &*it;
+  std::optional<std::uint32_t> find(const P& probe) const {
+    const std::size_t h = ValueHash{}(probe);
+    Shard& s = shard(h);
+    std::lock_guard<SpinLock> lock(s.lock);
+    auto it = s.index.find(Probe<P>{probe, h});
+    if (it == s.index.end()) return std::nullopt;
+    return *it;
   }
 
-  // The id of `probe`'s value, storing `make()` (which must equal probe) if it is new.
-  // The bool is true when the value was inserted.
-  template <class P, class Make>
-  std::pair<std::uint32_t, bool> intern(const P& probe, Make&& make) {
-    if (const std::uint32_t* id = find(probe)) return {*id, false};
-    return {insert(make()), true};
+  // The id of `probe`'s value, storing `make()` (which must equal probe) if it is new; then
+  // `on_insert(id)` runs before any other thread can find the id. The bool: inserted.
+  template <class P, class Make, class OnInsert = void (*)(std::uint32_t)>
+  std::pair<std::uint32_t, bool> intern(const P& probe, Make&& make,
+                                        OnInsert&& on_insert = [](std::uint32_t) {}) {
+    const std::size_t h = ValueHash{}(probe);
+    Shard& s = shard(h);
+    std::lock_guard<SpinLock> lock(s.lock);
+    if (auto it = s.index.find(Probe<P>{probe, h}); it != s.index.end()) return {*it, false};
+    const std::uint32_t id = allocate(make());
+    on_insert(id);
+    s.index.insert(id);
+    return {id, true};
   }
 
-  // Stores a value known not to be present yet; returns its id.
-  std::uint32_t insert(T&& value) {
-    std::uint32_t id;
-    if (!free_.empty()) {
-      id = free_.back();
-      free_.pop_back();
-      values_[id].emplace(std::move(value));
-    } else {
-      id = values_.emplace_back(std::in_place, std::move(value));
-    }
-    index_.insert(id);
-    return id;
-  }
-
-  // Destroys the value at `id`; the id is reused by a later insert.
+  // Destroys the value at `id`; the id is reused by a later insert. Between revisions only.
   void erase(std::uint32_t id) {
-    index_.erase(id);
+    Shard& s = shard(ValueHash{}(*values_[id]));
+    {
+      std::lock_guard<SpinLock> lock(s.lock);
+      s.index.erase(id);
+    }
     values_[id].reset();
+    LockGuard lock(free_mu_);
     free_.push_back(id);
   }
 
@@ -112,24 +133,43 @@ class InternTable {
   }
   std::uint32_t size() const noexcept { return values_.size(); }
 
-  // Index and storage overhead as metadata; stored values as value bytes.
+  // Index and storage overhead as metadata; stored values as value bytes. Between revisions.
   template <class Out>
   void memory(Out& out) const {
-    out.metadata_bytes += index_.capacity() * (sizeof(std::uint32_t) + 1) +
-                          free_.capacity() * sizeof(std::uint32_t) +
-                          values_.allocated_bytes() - values_.size() * sizeof(T);
+    for (const auto& s : shards_)
+      out.metadata_bytes += sizeof(Shard) + s->index.capacity() * (sizeof(std::uint32_t) + 1);
+    out.metadata_bytes += free_.capacity() * sizeof(std::uint32_t) + values_.allocated_bytes() -
+                          values_.size() * sizeof(T);
     for (std::uint32_t i = 0; i < values_.size(); ++i) {
       if (!values_[i]) continue;
       out.value_stack_bytes += sizeof(T);
       out.value_heap_bytes += relish::heap_size(*values_[i]);
     }
   }
-  std::size_t live() const noexcept { return index_.size(); }
 
  private:
+  Shard& shard(std::size_t hash) const noexcept {
+    // The index uses the low bits (H2) and the high ones (H1): pick shards by the middle.
+    return *shards_[(hash >> 40) % kShards];
+  }
+
+  std::uint32_t allocate(T&& value) {
+    {
+      LockGuard lock(free_mu_);
+      if (!free_.empty()) {
+        const std::uint32_t id = free_.back();
+        free_.pop_back();
+        values_[id].emplace(std::move(value));
+        return id;
+      }
+    }
+    return values_.emplace_back(std::in_place, std::move(value));
+  }
+
   StableVector<std::optional<T>> values_;
+  std::array<std::unique_ptr<Shard>, kShards> shards_;
+  Mutex free_mu_;
   std::vector<std::uint32_t> free_;
-  absl::flat_hash_set<std::uint32_t, Hash, Eq> index_;
 };
 
 }  // namespace relish::detail

@@ -1,5 +1,13 @@
 // The engine's shared state: the revision counter, the durability table, the registry of
-// ingredients, and the stack of active queries whose reads are being recorded.
+// ingredients, per-thread stacks of active queries, and the reader/writer protocol.
+//
+// Threads. Any number of threads run queries on one database at once. Each thread has its own
+// `Local` (the frames of the queries it is running). A write (setting an input) raises
+// `pending_`; readers notice it at their next dependency read and unwind with Cancelled; the
+// writer waits until no thread is inside the database, then bumps the revision. Entering the
+// database costs a reader a relaxed store and a compiler barrier (see AsymmetricFence).
+// A memo being computed is owned by one thread; others asking for it block on it, and a
+// wait-for graph turns a cross-thread cycle into a CycleError instead of a deadlock.
 #pragma once
 
 #include <array>
@@ -9,14 +17,17 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "relish/detail/ids.hpp"
+#include "relish/detail/stable_vector.hpp"
+#include "relish/detail/sync.hpp"
 #include "relish/durability.hpp"
 #include "relish/error.hpp"
 #include "relish/event.hpp"
-#include "relish/detail/ids.hpp"
 
 namespace relish {
 class Database;
@@ -33,7 +44,7 @@ struct IngredientMemory {
   std::size_t value_bytes() const noexcept { return value_stack_bytes + value_heap_bytes; }
   std::size_t total_bytes() const noexcept { return metadata_bytes + value_bytes(); }
 };
-}
+}  // namespace relish
 
 namespace relish::detail {
 
@@ -58,9 +69,9 @@ class IngredientBase {
   // Adds this ingredient's memory use to `out` (heap sizes go through relish::heap_size, so
   // a HeapSizeTracker active on this thread counts shared allocations once).
   virtual void memory(IngredientMemory& out) const { out.kind = "other"; }
-  // Called when a new revision starts (LRU eviction happens here).
+  // Called by the writer when a new revision starts, with no query running anywhere.
   virtual void on_new_revision(Database&) {}
-  // Applies value eviction (LRU capacity, byte budget) now.
+  // Applies value eviction (LRU capacity, byte budget) now; no query is running.
   virtual void evict_values(Database&) {}
   // Deletes entity `key` (a tracked struct its creating query did not re-create).
   virtual void delete_entity(Database&, std::uint32_t /*key*/) {}
@@ -96,6 +107,19 @@ struct Frame {
   }
 };
 
+// What one thread is doing in one database.
+struct Local {
+  std::uint32_t id = 0;  // owner id of the memos this thread computes (never 0)
+  std::deque<Frame> frames;  // deque: frames keep their address while deeper ones are pushed
+  std::size_t depth = 0;
+  std::vector<DatabaseKey> active;  // executing or verifying, outermost first
+  std::uint32_t scope_depth = 0;    // nesting of ReaderScopes
+  std::atomic<bool> in_db{false};   // inside the database: a writer must wait for it
+  // Wait-for graph edge, guarded by Runtime::locals_mu_.
+  Local* waiting_on = nullptr;
+  DatabaseKey waiting_for;
+};
+
 inline std::uint32_t next_type_id() {
   static std::atomic<std::uint32_t> counter{0};
   return counter.fetch_add(1, std::memory_order_relaxed);
@@ -116,16 +140,39 @@ inline std::uint32_t next_database_tag() {
   }
 }
 
+inline std::uint64_t next_runtime_serial() {
+  static std::atomic<std::uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 class Runtime {
  public:
-  Runtime() : tag_(next_database_tag()) {}
+  Runtime() : tag_(next_database_tag()), serial_(next_runtime_serial()) {}
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
 
-  Revision revision() const noexcept { return revision_; }
+  Revision revision() const noexcept { return revision_.load(std::memory_order_relaxed); }
   std::uint32_t tag() const noexcept { return tag_; }
 
   // Last revision in which an input of durability >= d was written.
   Revision last_changed(Durability d) const noexcept {
-    return last_changed_[static_cast<int>(d)];
+    return last_changed_[static_cast<int>(d)].load(std::memory_order_relaxed);
+  }
+
+  // ---- threads ------------------------------------------------------------------------
+
+  // This thread's state in this database.
+  Local& local() {
+    struct Cache {
+      std::uint64_t serial = 0;
+      Local* local = nullptr;
+    };
+    thread_local Cache cache;
+    if (cache.serial == serial_) [[likely]]
+      return *cache.local;
+    Local& l = local_slow();
+    cache = Cache{serial_, &l};
+    return l;
   }
 
   // ---- ingredients -------------------------------------------------------------------
@@ -134,31 +181,37 @@ class Runtime {
   template <class I, class Key, class Make>
   I& ingredient(Make&& make) {
     const std::uint32_t t = type_id<Key>();
-    if (t < by_type_.size() && by_type_[t]) [[likely]]
-      return *static_cast<I*>(by_type_[t]);
-    return static_cast<I&>(register_ingredient(t, make()));
+    if (auto* slot = by_type_.get(t)) [[likely]] {
+      if (IngredientBase* ing = slot->load(std::memory_order_acquire)) [[likely]]
+        return *static_cast<I*>(ing);
+    }
+    return static_cast<I&>(register_ingredient(t, make));
   }
 
   template <class I, class Key>
   I* find_ingredient() const noexcept {
-    const std::uint32_t t = type_id<Key>();
-    return t < by_type_.size() ? static_cast<I*>(by_type_[t]) : nullptr;
+    const auto* slot = by_type_.get(type_id<Key>());
+    return slot ? static_cast<I*>(slot->load(std::memory_order_acquire)) : nullptr;
   }
 
-  IngredientBase& register_ingredient(std::uint32_t type,
-                                      std::pair<std::unique_ptr<IngredientBase>, std::uint32_t>
-                                          made) {
-    auto& [ing, subs] = made;
-    ing->first_index_ = static_cast<std::uint32_t>(by_index_.size());
-    for (std::uint32_t s = 0; s < subs; ++s) by_index_.push_back({ing.get(), s});
-    if (by_type_.size() <= type) by_type_.resize(type + 1, nullptr);
-    by_type_[type] = ing.get();
-    owned_.push_back(std::move(ing));
-    return *owned_.back();
+  template <class Make>
+  IngredientBase& register_ingredient(std::uint32_t type, Make& make) {
+    LockGuard lock(registry_mu_);
+    by_type_.ensure_size(type + 1);
+    if (IngredientBase* ing = by_type_[type].load(std::memory_order_relaxed)) return *ing;
+    auto [owned, subs] = make();
+    IngredientBase* ing = owned.get();
+    ing->first_index_ = by_index_.size();
+    for (std::uint32_t s = 0; s < subs; ++s) by_index_.emplace_back(ing, s);
+    owned_.emplace_back(std::move(owned));
+    by_type_[type].store(ing, std::memory_order_release);
+    return *ing;
   }
 
-  const std::vector<std::unique_ptr<IngredientBase>>& ingredients() const noexcept {
-    return owned_;
+  template <class F>
+  void for_each_ingredient(F&& f) const {
+    const std::uint32_t n = owned_.size();
+    for (std::uint32_t i = 0; i < n; ++i) f(*owned_[i]);
   }
 
   bool maybe_changed_after(Database& db, DatabaseKey k, Revision after) {
@@ -172,87 +225,232 @@ class Runtime {
 
   // Tells every ingredient that entity `index` of `owner` is gone (memos keyed on it drop).
   void broadcast_deleted(Database& db, const IngredientBase& owner, std::uint32_t index) {
-    for (auto& ing : owned_) ing->on_entity_deleted(db, owner.first_index(), index);
+    for_each_ingredient(
+        [&](IngredientBase& ing) { ing.on_entity_deleted(db, owner.first_index(), index); });
   }
 
   std::string describe(DatabaseKey k) const {
-    if (k.ingredient >= by_index_.size()) return "<unknown>";
-    const auto& [ing, sub] = by_index_[k.ingredient];
-    return ing->describe(sub, k.key);
+    const auto* entry = by_index_.get(k.ingredient);
+    if (!entry) return "<unknown>";
+    return entry->first->describe(entry->second, k.key);
   }
 
-  // ---- revisions ----------------------------------------------------------------------
+  // ---- readers ------------------------------------------------------------------------
 
-  // Starts a new revision for a write of durability `d` (the higher of the field's old and
-  // new durability, so memos that read the old value cannot take the durability shortcut).
-  void new_revision(Database& db, Durability d, DatabaseKey written) {
-    if (depth_ != 0) {
-      throw MisuseError("cannot set " + describe(written) + " while query " +
-                        describe(frames_[depth_ - 1].key) +
-                        " is running: inputs are set only between queries");
+  // Marks this thread as inside the database for the span of a top-level call. While a write
+  // is pending, entering waits for it to finish first.
+  class ReaderScope {
+   public:
+    ReaderScope(Runtime& rt, Local& l) : rt_(rt), l_(l) {
+      if (l.scope_depth++ == 0) rt.enter(l);
     }
-    ++revision_;
-    for (int i = 0; i <= static_cast<int>(d); ++i) last_changed_[i] = revision_;
-    for (auto& ing : owned_) ing->on_new_revision(db);
+    ReaderScope(const ReaderScope&) = delete;
+    ReaderScope& operator=(const ReaderScope&) = delete;
+    ~ReaderScope() {
+      if (--l_.scope_depth == 0) l_.in_db.store(false, std::memory_order_release);
+    }
+
+   private:
+    Runtime& rt_;
+    Local& l_;
+  };
+
+  bool cancellation_pending() const noexcept {
+    return pending_.load(std::memory_order_relaxed);
+  }
+  void check_cancelled() const {
+    if (cancellation_pending()) [[unlikely]]
+      throw Cancelled();
   }
 
-  // ---- active queries -----------------------------------------------------------------
+  // ---- writers ------------------------------------------------------------------------
 
-  bool in_query() const noexcept { return depth_ != 0; }
-  Frame& top() noexcept { return frames_[depth_ - 1]; }
+  // Exclusive access for a write: cancels running queries and waits until they unwound.
+  class WriteScope {
+   public:
+    // `what()` names the write for the error raised when it is attempted inside a query.
+    template <class What>
+    WriteScope(Runtime& rt, Database& db, What&& what) : rt_(rt), db_(db) {
+      rt.begin_write(what);
+    }
+    WriteScope(const WriteScope&) = delete;
+    WriteScope& operator=(const WriteScope&) = delete;
+    ~WriteScope() { rt_.end_write(); }
+    // Starts a new revision for a write of durability `d` (the higher of the field's old and
+    // new durability, so memos that read the old value cannot take the durability shortcut).
+    void new_revision(Durability d) { rt_.new_revision(db_, d); }
 
-  Frame& push_frame(DatabaseKey k) {
-    if (depth_ == frames_.size()) frames_.emplace_back();
-    Frame& f = frames_[depth_++];
+   private:
+    Runtime& rt_;
+    Database& db_;
+  };
+
+  // "parse(File#1)" for the query this thread is running, for error messages.
+  std::string current_query(const Local& l) const {
+    return l.depth ? describe(l.frames[l.depth - 1].key) : std::string("<top level>");
+  }
+
+  // ---- active queries (this thread) -----------------------------------------------------
+
+  Frame& push_frame(Local& l, DatabaseKey k) {
+    if (l.depth == l.frames.size()) l.frames.emplace_back();
+    Frame& f = l.frames[l.depth++];
     f.reset(k);
     return f;
   }
-  void pop_frame() noexcept { --depth_; }
 
-  // Records that the running query (if any) read `k`.
-  void record_read(DatabaseKey k, Durability d) {
-    if (depth_ == 0) return;
-    Frame& f = frames_[depth_ - 1];
+  // Records that the running query (if any) read `k`; the point where cancellation is noticed.
+  void record_read(Local& l, DatabaseKey k, Durability d) {
+    if (l.depth == 0) return;
+    check_cancelled();
+    Frame& f = l.frames[l.depth - 1];
     if (f.deps.empty() || !(f.deps.back() == k)) f.deps.push_back(k);
     if (d < f.durability) f.durability = d;
   }
 
-  // Keys being executed or verified, outermost first, for cycle reports.
-  void push_active(DatabaseKey k) { active_.push_back(k); }
-  void pop_active() noexcept { active_.pop_back(); }
-
-  [[noreturn]] void throw_cycle(DatabaseKey closing) const {
+  [[noreturn]] void throw_cycle(const Local& l, DatabaseKey closing) const {
     std::vector<std::string> path;
     std::size_t start = 0;
-    for (std::size_t i = active_.size(); i-- > 0;) {
-      if (active_[i] == closing) {
+    for (std::size_t i = l.active.size(); i-- > 0;) {
+      if (l.active[i] == closing) {
         start = i;
         break;
       }
     }
-    for (std::size_t i = start; i < active_.size(); ++i) path.push_back(describe(active_[i]));
+    for (std::size_t i = start; i < l.active.size(); ++i) path.push_back(describe(l.active[i]));
     path.push_back(describe(closing));
     throw CycleError(std::move(path));
+  }
+
+  // ---- memo ownership -----------------------------------------------------------------
+
+  // Claims `owner` (a memo's owner word) for this thread. Returns true if claimed; false after
+  // waiting for another thread that owned it (the caller re-reads the memo and retries).
+  // Throws CycleError if this thread owns it already, or if waiting would close a cycle of
+  // threads waiting on each other.
+  bool claim(Local& l, std::atomic<std::uint32_t>& owner, DatabaseKey key) {
+    std::uint32_t expected = 0;
+    if (owner.compare_exchange_strong(expected, l.id, std::memory_order_acquire,
+                                      std::memory_order_acquire))
+      return true;
+    if (expected == l.id) throw_cycle(l, key);
+    block_on(l, owner, expected, key);
+    return false;
+  }
+
+  static void release(std::atomic<std::uint32_t>& owner) noexcept {
+    owner.store(0, std::memory_order_release);
+    owner.notify_all();
   }
 
   // ---- events -------------------------------------------------------------------------
 
   void set_event_callback(std::function<void(const Event&)> cb) { on_event_ = std::move(cb); }
-  bool has_observer() const noexcept { return static_cast<bool>(on_event_); }
   void emit(EventKind kind, DatabaseKey key) const {
     if (on_event_) on_event_(Event{kind, key});
   }
 
  private:
-  Revision revision_ = 1;
-  std::array<Revision, 3> last_changed_{1, 1, 1};
-  std::uint32_t tag_;
-  std::vector<std::unique_ptr<IngredientBase>> owned_;
-  std::vector<std::pair<IngredientBase*, std::uint32_t>> by_index_;
-  std::vector<IngredientBase*> by_type_;
-  std::deque<Frame> frames_;  // deque: frames keep their address while deeper ones are pushed
-  std::size_t depth_ = 0;
-  std::vector<DatabaseKey> active_;
+  Local& local_slow() {
+    LockGuard lock(locals_mu_);
+    auto& slot = locals_[std::this_thread::get_id()];
+    if (!slot) {
+      slot = std::make_unique<Local>();
+      slot->id = static_cast<std::uint32_t>(by_local_id_.size()) + 1;
+      by_local_id_.push_back(slot.get());
+    }
+    return *slot;
+  }
+
+  void enter(Local& l) {
+    for (;;) {
+      l.in_db.store(true, std::memory_order_relaxed);
+      AsymmetricFence::light();
+      if (!pending_.load(std::memory_order_acquire)) [[likely]]
+        return;
+      l.in_db.store(false, std::memory_order_release);
+      while (pending_.load(std::memory_order_acquire)) pending_.wait(true);
+    }
+  }
+
+  template <class What>
+  void begin_write(What& what) {
+    Local& me = local();
+    if (me.scope_depth != 0) {
+      throw MisuseError(std::string(what()) + " while query " + current_query(me) +
+                        " is running: only allowed between queries");
+    }
+    write_mu_.lock();
+    pending_.store(true, std::memory_order_relaxed);
+    AsymmetricFence::heavy();
+    std::vector<Local*> others;
+    {
+      LockGuard lock(locals_mu_);
+      others = by_local_id_;
+    }
+    for (Local* o : others) {
+      while (o->in_db.load(std::memory_order_acquire)) std::this_thread::yield();
+    }
+  }
+
+  void end_write() {
+    pending_.store(false, std::memory_order_release);
+    pending_.notify_all();
+    write_mu_.unlock();
+  }
+
+  void new_revision(Database& db, Durability d) {
+    const Revision r = revision() + 1;
+    revision_.store(r, std::memory_order_relaxed);
+    for (int i = 0; i <= static_cast<int>(d); ++i)
+      last_changed_[i].store(r, std::memory_order_relaxed);
+    for_each_ingredient([&](IngredientBase& ing) { ing.on_new_revision(db); });
+  }
+
+  void block_on(Local& l, std::atomic<std::uint32_t>& owner, std::uint32_t owner_id,
+                DatabaseKey key) {
+    {
+      LockGuard lock(locals_mu_);
+      Local* o = by_local_id_[owner_id - 1];
+      for (Local* p = o; p; p = p->waiting_on) {
+        if (p == &l) {
+          std::vector<std::string> path;
+          path.push_back(current_query(l));
+          path.push_back(describe(key) + " (computing on another thread)");
+          for (Local* q = o; q != &l; q = q->waiting_on)
+            path.push_back(describe(q->waiting_for) + " (computing on another thread)");
+          throw CycleError(std::move(path));
+        }
+      }
+      l.waiting_on = o;
+      l.waiting_for = key;
+    }
+    // Wake when the owner lets go; a pending write makes the owner unwind soon.
+    owner.wait(owner_id, std::memory_order_acquire);
+    {
+      LockGuard lock(locals_mu_);
+      l.waiting_on = nullptr;
+    }
+    check_cancelled();
+  }
+
+  std::atomic<Revision> revision_{1};
+  std::array<std::atomic<Revision>, 3> last_changed_{1, 1, 1};
+  const std::uint32_t tag_;
+  const std::uint64_t serial_;
+
+  Mutex registry_mu_;
+  StableVector<std::unique_ptr<IngredientBase>> owned_;
+  StableVector<std::pair<IngredientBase*, std::uint32_t>> by_index_;
+  StableVector<std::atomic<IngredientBase*>> by_type_;
+
+  Mutex locals_mu_;
+  absl::flat_hash_map<std::thread::id, std::unique_ptr<Local>> locals_;
+  std::vector<Local*> by_local_id_;
+
+  std::atomic<bool> pending_{false};
+  Mutex write_mu_;
+
   std::function<void(const Event&)> on_event_;
 };
 

@@ -1,14 +1,17 @@
 // A growable array whose elements never move: index i lives in bucket floor(log2(i + 32)) - 5,
 // buckets double in size. References stay valid while the vector grows (memos hand out
-// `const&` into their slots), and the bucket table itself never reallocates, which keeps the
-// door open for lock-free concurrent readers.
+// `const&` into their slots), and the bucket table never reallocates, so readers need no lock:
+// growth happens under a mutex and publishes the new size with a release store.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+
+#include "relish/detail/sync.hpp"
 
 namespace relish::detail {
 
@@ -23,53 +26,50 @@ class StableVector {
   StableVector& operator=(const StableVector&) = delete;
   ~StableVector() { clear(); }
 
-  std::uint32_t size() const noexcept { return size_; }
+  std::uint32_t size() const noexcept { return size_.load(std::memory_order_acquire); }
 
   // Pointer to element i, or nullptr if i >= size().
-  T* get(std::uint32_t i) noexcept { return i < size_ ? &at(i) : nullptr; }
-  const T* get(std::uint32_t i) const noexcept { return i < size_ ? &at(i) : nullptr; }
+  T* get(std::uint32_t i) noexcept { return i < size() ? &at(i) : nullptr; }
+  const T* get(std::uint32_t i) const noexcept { return i < size() ? &at(i) : nullptr; }
 
+  // Element i, which the caller knows exists.
   T& operator[](std::uint32_t i) noexcept { return at(i); }
   const T& operator[](std::uint32_t i) const noexcept { return at(i); }
 
   // Grows to at least n elements, value-initializing the new ones.
   void ensure_size(std::uint32_t n) {
-    while (size_ < n) {
-      auto [b, off] = locate(size_);
-      if (!buckets_[b]) {
-        buckets_[b] = static_cast<T*>(::operator new(sizeof(T) * bucket_size(b),
-                                                     std::align_val_t(alignof(T))));
-      }
-      ::new (static_cast<void*>(buckets_[b] + off)) T();
-      ++size_;
-    }
+    if (size() >= n) return;
+    LockGuard lock(grow_);
+    std::uint32_t s = size_.load(std::memory_order_relaxed);
+    for (; s < n; ++s) ::new (static_cast<void*>(slot(s))) T();
+    size_.store(s, std::memory_order_release);
   }
 
   template <class... A>
   std::uint32_t emplace_back(A&&... args) {
-    auto [b, off] = locate(size_);
-    if (!buckets_[b]) {
-      buckets_[b] = static_cast<T*>(
-          ::operator new(sizeof(T) * bucket_size(b), std::align_val_t(alignof(T))));
-    }
-    ::new (static_cast<void*>(buckets_[b] + off)) T(std::forward<A>(args)...);
-    return size_++;
+    LockGuard lock(grow_);
+    const std::uint32_t s = size_.load(std::memory_order_relaxed);
+    ::new (static_cast<void*>(slot(s))) T(std::forward<A>(args)...);
+    size_.store(s + 1, std::memory_order_release);
+    return s;
   }
 
   void clear() noexcept {
-    for (std::uint32_t i = 0; i < size_; ++i) at(i).~T();
+    const std::uint32_t n = size_.load(std::memory_order_relaxed);
+    for (std::uint32_t i = 0; i < n; ++i) at(i).~T();
     for (std::uint32_t b = 0; b < kBuckets; ++b) {
-      if (buckets_[b]) ::operator delete(buckets_[b], std::align_val_t(alignof(T)));
-      buckets_[b] = nullptr;
+      if (T* p = buckets_[b].load(std::memory_order_relaxed))
+        ::operator delete(p, std::align_val_t(alignof(T)));
+      buckets_[b].store(nullptr, std::memory_order_relaxed);
     }
-    size_ = 0;
+    size_.store(0, std::memory_order_relaxed);
   }
 
   // Bytes of storage allocated (for memory reports).
   std::size_t allocated_bytes() const noexcept {
     std::size_t n = 0;
     for (std::uint32_t b = 0; b < kBuckets; ++b)
-      if (buckets_[b]) n += sizeof(T) * bucket_size(b);
+      if (buckets_[b].load(std::memory_order_relaxed)) n += sizeof(T) * bucket_size(b);
     return n;
   }
 
@@ -84,11 +84,23 @@ class StableVector {
   }
   T& at(std::uint32_t i) const noexcept {
     auto [b, off] = locate(i);
-    return buckets_[b][off];
+    return buckets_[b].load(std::memory_order_relaxed)[off];
+  }
+  // Storage for element i, allocating its bucket if needed (under grow_).
+  T* slot(std::uint32_t i) {
+    auto [b, off] = locate(i);
+    T* bucket = buckets_[b].load(std::memory_order_relaxed);
+    if (!bucket) {
+      bucket = static_cast<T*>(
+          ::operator new(sizeof(T) * bucket_size(b), std::align_val_t(alignof(T))));
+      buckets_[b].store(bucket, std::memory_order_relaxed);  // published by size_'s release
+    }
+    return bucket + off;
   }
 
-  std::array<T*, kBuckets> buckets_{};
-  std::uint32_t size_ = 0;
+  std::array<std::atomic<T*>, kBuckets> buckets_{};
+  std::atomic<std::uint32_t> size_{0};
+  Mutex grow_;
 };
 
 }  // namespace relish::detail
