@@ -1,44 +1,64 @@
 #!/usr/bin/env bash
 # The test command (the one the README gives and .ci/run runs):
 #
-#   bash scripts/test.sh             Release build of tests, examples and benchmarks in
-#                                    build/release, then the whole ctest suite
-#   bash scripts/test.sh --sanitize  RelWithDebInfo (assertions on) + AddressSanitizer/UBSan
-#                                    build of the tests in build/asan, then ctest without the
-#                                    packaging tests
+#   bash scripts/test.sh            everything below, in order
+#   bash scripts/test.sh release    Release build of tests, examples and benchmarks in
+#                                   build/release, then the whole ctest suite
+#   bash scripts/test.sh asan       AddressSanitizer + UBSan build of the tests (assertions on)
+#                                   in build/asan, then ctest without the packaging tests
+#   bash scripts/test.sh tsan       ThreadSanitizer build of the tests in build/tsan, then the
+#                                   multi-threaded tests ([concurrency], [reclaimable])
 #
 # Installs missing apt dependencies first (Debian bookworm).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-mode=release
-case "${1:-}" in
-  "") ;;
-  --sanitize) mode=asan ;;
-  *) echo "usage: bash scripts/test.sh [--sanitize]" >&2; exit 2 ;;
-esac
+modes=("$@")
+if ((${#modes[@]} == 0)); then modes=(release asan tsan); fi
+for m in "${modes[@]}"; do
+  case "$m" in
+    release | asan | tsan) ;;
+    --sanitize) ;;  # old spelling of "asan"
+    *) echo "usage: bash scripts/test.sh [release] [asan] [tsan]" >&2; exit 2 ;;
+  esac
+done
 
 bash scripts/install_deps.sh
 
 jobs=$(nproc)
 
-if [[ $mode == release ]]; then
-  cmake -S . -B build/release \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DRELISH_BUILD_TESTS=ON -DRELISH_BUILD_EXAMPLES=ON -DRELISH_BUILD_BENCHMARKS=ON
-  cmake --build build/release -j"$jobs"
-  ctest --test-dir build/release --output-on-failure -j"$jobs"
-else
-  # RelWithDebInfo without its -DNDEBUG: assertions stay on, as sanitizer builds are for
-  # catching bugs.
-  cmake -S . -B build/asan \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g" \
-    -DRELISH_SANITIZE=address \
-    -DRELISH_BUILD_TESTS=ON -DRELISH_BUILD_EXAMPLES=OFF -DRELISH_BUILD_BENCHMARKS=OFF
-  cmake --build build/asan -j"$jobs"
-  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}"
-  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
-  # The packaging tests build plain consumers; they say nothing about sanitizers.
-  ctest --test-dir build/asan --output-on-failure -j"$jobs" \
-    -E '^(package_consumer|subdirectory_consumer)$'
-fi
+for m in "${modes[@]}"; do
+  echo "=== relish tests: $m ==="
+  case "$m" in
+    release)
+      cmake -S . -B build/release \
+        -DCMAKE_BUILD_TYPE=Release \
+        -DRELISH_BUILD_TESTS=ON -DRELISH_BUILD_EXAMPLES=ON -DRELISH_BUILD_BENCHMARKS=ON
+      cmake --build build/release -j"$jobs"
+      ctest --test-dir build/release --output-on-failure -j"$jobs"
+      ;;
+    asan | --sanitize)
+      # RelWithDebInfo without its -DNDEBUG: assertions stay on in sanitizer builds.
+      cmake -S . -B build/asan \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" \
+        -DRELISH_SANITIZE=address \
+        -DRELISH_BUILD_TESTS=ON -DRELISH_BUILD_EXAMPLES=OFF -DRELISH_BUILD_BENCHMARKS=OFF
+      cmake --build build/asan -j"$jobs" --target relish_tests
+      ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}" \
+      UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+        ctest --test-dir build/asan --output-on-failure -j"$jobs" \
+        -E '^(package_consumer|subdirectory_consumer|readme_example_in_sync)$'
+      ;;
+    tsan)
+      cmake -S . -B build/tsan \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" \
+        -DRELISH_SANITIZE=thread \
+        -DRELISH_BUILD_TESTS=ON -DRELISH_BUILD_EXAMPLES=OFF -DRELISH_BUILD_BENCHMARKS=OFF
+      cmake --build build/tsan -j"$jobs" --target relish_tests
+      # halt_on_error: a data race fails the run instead of only being printed.
+      TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}" \
+        ./build/tsan/tests/relish_tests "[concurrency],[reclaimable]"
+      ;;
+  esac
+done
+echo "=== relish tests: all passed (${modes[*]}) ==="
