@@ -128,20 +128,21 @@ class FunctionIngredient final : public IngredientBase {
                            Revision after) override {
     Db& db = static_cast<Db&>(base);
     Runtime& rt = db.runtime();
-    Local& l = rt.local();
-    const DatabaseKey key{first_index(), id};
     Memo* m = memos_.get(id);
     if (!m) return true;
+    const DatabaseKey key{first_index(), id};
+    Local* l = nullptr;
     for (;;) {
       const Revision verified = m->verified_at.load(std::memory_order_acquire);
       if (verified == rt.revision()) return m->changed_at > after;
       if (verified == 0) return true;  // no memo (never computed, or discarded)
-      if (rt.claim(l, m->owner, key)) break;
+      if (!l) l = &rt.local();
+      if (rt.claim(*l, m->owner, key)) break;
     }
-    OwnerGuard owner(rt, l, *m, key);
+    OwnerGuard owner(rt, *l, *m, key);
     if (m->verified_at.load(std::memory_order_relaxed) != rt.revision()) {
       if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
-      if (!verify(db, l, *m, key)) execute(db, l, *m, key, m->key_stamp, false);
+      if (!verify(db, *l, *m, key)) execute(db, *l, *m, key, m->key_stamp, false);
     }
     return m->changed_at > after;
   }
@@ -199,7 +200,7 @@ class FunctionIngredient final : public IngredientBase {
       const Memo& m = memos_[i];
       if (m.value) {
         live.push_back({m.last_used.load(std::memory_order_relaxed), i});
-        bytes += m.value_bytes;
+        bytes += m.value_bytes();
       }
     }
     const bool over_count = lru_capacity_ != 0 && live.size() > lru_capacity_;
@@ -214,9 +215,9 @@ class FunctionIngredient final : public IngredientBase {
       const bool evict_bytes = byte_budget_ != 0 && bytes > byte_budget_;
       if (!evict_count && !evict_bytes) break;
       Memo& m = memos_[c.id];
-      bytes -= m.value_bytes;
+      bytes -= m.value_bytes();
       m.value.reset();
-      m.value_bytes = 0;
+      if (m.extra) m.extra->value_bytes = 0;
       --count;
       db.runtime().emit(EventKind::did_evict, DatabaseKey{first_index(), c.id});
     }
@@ -229,8 +230,8 @@ class FunctionIngredient final : public IngredientBase {
       const Memo& m = memos_[i];
       if (m.verified_at.load(std::memory_order_relaxed) == 0) continue;
       ++out.entries;
-      out.metadata_bytes += m.dep_count * sizeof(DatabaseKey);
-      if (m.created) out.metadata_bytes += m.created->capacity() * sizeof(DatabaseKey);
+      out.metadata_bytes += m.deps.heap_bytes();
+      if (m.extra) out.metadata_bytes += sizeof(MemoExtra) + m.extra->created.capacity() * sizeof(DatabaseKey);
       if (m.value) {
         ++out.values;
         out.value_stack_bytes += sizeof(Value);
@@ -248,29 +249,77 @@ class FunctionIngredient final : public IngredientBase {
   }
 
  private:
+  // Dependencies: one edge is stored inline (leaves reading one input field allocate nothing).
+  class DepList {
+   public:
+    DepList() noexcept : one_{} {}
+    DepList(const DepList&) = delete;
+    DepList& operator=(const DepList&) = delete;
+    ~DepList() { clear(); }
+    std::uint32_t size() const noexcept { return size_; }
+    const DatabaseKey* data() const noexcept { return size_ <= 1 ? &one_ : many_; }
+    void assign(const std::vector<DatabaseKey>& deps) {
+      const auto n = static_cast<std::uint32_t>(deps.size());
+      if (n != size_) {
+        clear();
+        if (n > 1) many_ = new DatabaseKey[n];
+        size_ = n;
+      }
+      if (n == 1) {
+        one_ = deps[0];
+      } else if (n > 1) {
+        std::copy(deps.begin(), deps.end(), many_);
+      }
+    }
+    void clear() noexcept {
+      if (size_ > 1) delete[] many_;
+      size_ = 0;
+      one_ = DatabaseKey{};
+    }
+    std::size_t heap_bytes() const noexcept { return size_ > 1 ? size_ * sizeof(DatabaseKey) : 0; }
+
+   private:
+    union {
+      DatabaseKey one_;
+      DatabaseKey* many_;
+    };
+    std::uint32_t size_ = 0;
+  };
+
+  // Rarely needed per-memo data, allocated on demand.
+  struct MemoExtra {
+    std::vector<DatabaseKey> created;  // tracked structs its last execution created
+    std::size_t value_bytes = 0;       // estimated size, kept when a byte budget is set
+  };
+
   struct Memo {
     std::optional<Value> value;
-    std::unique_ptr<DatabaseKey[]> deps;
-    std::unique_ptr<std::vector<DatabaseKey>> created;  // tracked structs it made (rare)
-    std::size_t value_bytes = 0;                        // only kept with a byte budget
-    std::atomic<Revision> verified_at{0};               // 0: no memo
-    std::atomic<Revision> last_used{0};                 // LRU recency, when eviction is on
+    DepList deps;                        // 16 bytes
+    std::unique_ptr<MemoExtra> extra;
+    std::atomic<Revision> verified_at{0};  // 0: no memo
+    std::atomic<Revision> last_used{0};    // LRU recency, when eviction is on
     Revision changed_at = 0;
     std::uint32_t key_stamp = 0;
-    std::uint32_t dep_count = 0;
-    std::atomic<std::uint32_t> owner{0};  // thread computing or verifying it (Local::id)
+    OwnerWord owner;  // thread computing or verifying it (Local::id)
     Durability durability = Durability::high;
+
+    std::size_t value_bytes() const noexcept { return extra ? extra->value_bytes : 0; }
+    std::vector<DatabaseKey>* created() const noexcept {
+      return extra && !extra->created.empty() ? &extra->created : nullptr;
+    }
+    MemoExtra& ensure_extra() {
+      if (!extra) extra = std::make_unique<MemoExtra>();
+      return *extra;
+    }
 
     // Back to "no memo"; the owner word is left to the OwnerGuard.
     void reset() noexcept {
       value.reset();
-      deps.reset();
-      created.reset();
-      value_bytes = 0;
+      deps.clear();
+      extra.reset();
       verified_at.store(0, std::memory_order_relaxed);
       changed_at = 0;
       key_stamp = 0;
-      dep_count = 0;
       durability = Durability::high;
     }
   };
@@ -286,7 +335,7 @@ class FunctionIngredient final : public IngredientBase {
     OwnerGuard& operator=(const OwnerGuard&) = delete;
     ~OwnerGuard() {
       l_->active.pop_back();
-      Runtime::release(m_->owner);
+      m_->owner.release();
     }
 
    private:
@@ -331,8 +380,9 @@ class FunctionIngredient final : public IngredientBase {
     Runtime& rt = db.runtime();
     const Revision verified = m.verified_at.load(std::memory_order_relaxed);
     if (rt.last_changed(m.durability) > verified) {  // else: the durability shortcut
-      for (std::uint32_t i = 0; i < m.dep_count; ++i) {
-        if (rt.maybe_changed_after(db, m.deps[i], verified)) return false;
+      const DatabaseKey* deps = m.deps.data();
+      for (std::uint32_t i = 0, n = m.deps.size(); i < n; ++i) {
+        if (rt.maybe_changed_after(db, deps[i], verified)) return false;
       }
     }
     (void)l;
@@ -357,7 +407,7 @@ class FunctionIngredient final : public IngredientBase {
       std::vector<DatabaseKey> made = std::move(f.created);
       --l.depth;
       // No memo survives a throw; entities it created, then or before, go with it.
-      if (m.created) made.insert(made.end(), m.created->begin(), m.created->end());
+      if (auto* old = m.created()) made.insert(made.end(), old->begin(), old->end());
       m.reset();
       for (DatabaseKey e : made) rt.delete_entity(db, e);
       throw;
@@ -376,9 +426,10 @@ class FunctionIngredient final : public IngredientBase {
     }
     if (changed_at == now || !m.value) {
       m.value = std::move(result);
-      if (byte_budget_ != 0) m.value_bytes = sizeof(Value) + relish::heap_size(*m.value);
+      if (byte_budget_ != 0)
+        m.ensure_extra().value_bytes = sizeof(Value) + relish::heap_size(*m.value);
     }
-    store_deps(m, f.deps);
+    m.deps.assign(f.deps);
     m.changed_at = changed_at;
     m.durability = f.durability;
     m.key_stamp = stamp;
@@ -388,34 +439,22 @@ class FunctionIngredient final : public IngredientBase {
     diff_created(db, m, created);
   }
 
-  static void store_deps(Memo& m, const std::vector<DatabaseKey>& deps) {
-    const auto n = static_cast<std::uint32_t>(deps.size());
-    if (n != m.dep_count) {
-      m.deps = n ? std::make_unique_for_overwrite<DatabaseKey[]>(n) : nullptr;
-      m.dep_count = n;
-    }
-    std::copy(deps.begin(), deps.end(), m.deps.get());
-  }
-
   // Tracked structs the previous execution created and this one did not are deleted.
   void diff_created(Db& db, Memo& m, std::vector<DatabaseKey>& now_created) {
-    std::unique_ptr<std::vector<DatabaseKey>> old = std::move(m.created);
-    if (!now_created.empty())
-      m.created = std::make_unique<std::vector<DatabaseKey>>(std::move(now_created));
-    if (!old) return;
-    std::vector<DatabaseKey> gone;
-    for (DatabaseKey e : *old) {
-      if (!m.created || std::find(m.created->begin(), m.created->end(), e) == m.created->end())
-        gone.push_back(e);
+    if (!m.extra && now_created.empty()) return;  // the common case: creates no entities
+    std::vector<DatabaseKey> old = std::move(m.ensure_extra().created);
+    m.extra->created = std::move(now_created);
+    const std::vector<DatabaseKey>& kept = m.extra->created;
+    for (DatabaseKey e : old) {
+      if (std::find(kept.begin(), kept.end(), e) == kept.end()) db.runtime().delete_entity(db, e);
     }
-    for (DatabaseKey e : gone) db.runtime().delete_entity(db, e);
   }
 
   void discard(Db& db, Memo& m) {
-    std::unique_ptr<std::vector<DatabaseKey>> made = std::move(m.created);
+    std::vector<DatabaseKey> made;
+    if (auto* c = m.created()) made = std::move(*c);
     m.reset();
-    if (made)
-      for (DatabaseKey e : *made) db.runtime().delete_entity(db, e);
+    for (DatabaseKey e : made) db.runtime().delete_entity(db, e);
   }
 
   // Recency for LRU: one store per memo per revision, so parallel hits do not bounce the

@@ -181,7 +181,7 @@ class Runtime {
   template <class I, class Key, class Make>
   I& ingredient(Make&& make) {
     const std::uint32_t t = type_id<Key>();
-    if (auto* slot = by_type_.get(t)) [[likely]] {
+    if (const auto* slot = type_slot(t)) [[likely]] {
       if (IngredientBase* ing = slot->load(std::memory_order_acquire)) [[likely]]
         return *static_cast<I*>(ing);
     }
@@ -190,21 +190,22 @@ class Runtime {
 
   template <class I, class Key>
   I* find_ingredient() const noexcept {
-    const auto* slot = by_type_.get(type_id<Key>());
+    const auto* slot = type_slot(type_id<Key>());
     return slot ? static_cast<I*>(slot->load(std::memory_order_acquire)) : nullptr;
   }
 
   template <class Make>
   IngredientBase& register_ingredient(std::uint32_t type, Make& make) {
     LockGuard lock(registry_mu_);
-    by_type_.ensure_size(type + 1);
-    if (IngredientBase* ing = by_type_[type].load(std::memory_order_relaxed)) return *ing;
+    if (type >= kFastTypes) more_types_.ensure_size(type - kFastTypes + 1);
+    std::atomic<IngredientBase*>& slot = *type_slot(type);
+    if (IngredientBase* ing = slot.load(std::memory_order_relaxed)) return *ing;
     auto [owned, subs] = make();
     IngredientBase* ing = owned.get();
     ing->first_index_ = by_index_.size();
     for (std::uint32_t s = 0; s < subs; ++s) by_index_.emplace_back(ing, s);
     owned_.emplace_back(std::move(owned));
-    by_type_[type].store(ing, std::memory_order_release);
+    slot.store(ing, std::memory_order_release);
     return *ing;
   }
 
@@ -227,6 +228,16 @@ class Runtime {
   void broadcast_deleted(Database& db, const IngredientBase& owner, std::uint32_t index) {
     for_each_ingredient(
         [&](IngredientBase& ing) { ing.on_entity_deleted(db, owner.first_index(), index); });
+  }
+
+  // Where the ingredient of type id `t` is registered (nullptr: beyond what was allocated).
+  std::atomic<IngredientBase*>* type_slot(std::uint32_t t) noexcept {
+    if (t < kFastTypes) [[likely]]
+      return &fast_types_[t];
+    return more_types_.get(t - kFastTypes);
+  }
+  const std::atomic<IngredientBase*>* type_slot(std::uint32_t t) const noexcept {
+    return const_cast<Runtime*>(this)->type_slot(t);
   }
 
   std::string describe(DatabaseKey k) const {
@@ -328,19 +339,13 @@ class Runtime {
   // waiting for another thread that owned it (the caller re-reads the memo and retries).
   // Throws CycleError if this thread owns it already, or if waiting would close a cycle of
   // threads waiting on each other.
-  bool claim(Local& l, std::atomic<std::uint32_t>& owner, DatabaseKey key) {
-    std::uint32_t expected = 0;
-    if (owner.compare_exchange_strong(expected, l.id, std::memory_order_acquire,
-                                      std::memory_order_acquire))
+  bool claim(Local& l, OwnerWord& owner, DatabaseKey key) {
+    const std::uint32_t current = owner.try_claim(l.id);
+    if (current == 0) [[likely]]
       return true;
-    if (expected == l.id) throw_cycle(l, key);
-    block_on(l, owner, expected, key);
+    if (current == l.id) throw_cycle(l, key);
+    block_on(l, owner, current, key);
     return false;
-  }
-
-  static void release(std::atomic<std::uint32_t>& owner) noexcept {
-    owner.store(0, std::memory_order_release);
-    owner.notify_all();
   }
 
   // ---- events -------------------------------------------------------------------------
@@ -356,6 +361,7 @@ class Runtime {
     auto& slot = locals_[std::this_thread::get_id()];
     if (!slot) {
       slot = std::make_unique<Local>();
+      slot->active.reserve(64);
       slot->id = static_cast<std::uint32_t>(by_local_id_.size()) + 1;
       by_local_id_.push_back(slot.get());
     }
@@ -365,7 +371,7 @@ class Runtime {
   void enter(Local& l) {
     for (;;) {
       l.in_db.store(true, std::memory_order_relaxed);
-      AsymmetricFence::light();
+      fence_.light();
       if (!pending_.load(std::memory_order_acquire)) [[likely]]
         return;
       l.in_db.store(false, std::memory_order_release);
@@ -382,7 +388,7 @@ class Runtime {
     }
     write_mu_.lock();
     pending_.store(true, std::memory_order_relaxed);
-    AsymmetricFence::heavy();
+    fence_.heavy();
     std::vector<Local*> others;
     {
       LockGuard lock(locals_mu_);
@@ -407,8 +413,7 @@ class Runtime {
     for_each_ingredient([&](IngredientBase& ing) { ing.on_new_revision(db); });
   }
 
-  void block_on(Local& l, std::atomic<std::uint32_t>& owner, std::uint32_t owner_id,
-                DatabaseKey key) {
+  void block_on(Local& l, OwnerWord& owner, std::uint32_t owner_id, DatabaseKey key) {
     {
       LockGuard lock(locals_mu_);
       Local* o = by_local_id_[owner_id - 1];
@@ -426,7 +431,7 @@ class Runtime {
       l.waiting_for = key;
     }
     // Wake when the owner lets go; a pending write makes the owner unwind soon.
-    owner.wait(owner_id, std::memory_order_acquire);
+    owner.wait_while_owned_by(owner_id);
     {
       LockGuard lock(locals_mu_);
       l.waiting_on = nullptr;
@@ -442,7 +447,10 @@ class Runtime {
   Mutex registry_mu_;
   StableVector<std::unique_ptr<IngredientBase>> owned_;
   StableVector<std::pair<IngredientBase*, std::uint32_t>> by_index_;
-  StableVector<std::atomic<IngredientBase*>> by_type_;
+  // Ingredient by C++ type id: a flat array for the first types (one load on the hot path).
+  static constexpr std::uint32_t kFastTypes = 256;
+  std::array<std::atomic<IngredientBase*>, kFastTypes> fast_types_{};
+  StableVector<std::atomic<IngredientBase*>> more_types_;
 
   Mutex locals_mu_;
   absl::flat_hash_map<std::thread::id, std::unique_ptr<Local>> locals_;
@@ -450,6 +458,7 @@ class Runtime {
 
   std::atomic<bool> pending_{false};
   Mutex write_mu_;
+  AsymmetricFence fence_;
 
   std::function<void(const Event&)> on_event_;
 };

@@ -42,23 +42,24 @@ class SpinLock {
 // Without membarrier both sides use a full fence.
 class AsymmetricFence {
  public:
-  static void light() noexcept {
-    if (expedited()) {
+  AsymmetricFence() : expedited_(register_expedited()) {}
+
+  void light() const noexcept {
+    if (expedited_) [[likely]] {
       std::atomic_signal_fence(std::memory_order_seq_cst);
     } else {
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
   }
-  static void heavy() noexcept {
+  void heavy() const noexcept {
 #if defined(__linux__)
-    if (expedited() && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
-      return;
+    if (expedited_ && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return;
 #endif
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
 
  private:
-  static bool expedited() noexcept {
+  static bool register_expedited() noexcept {
 #if defined(__linux__) && !defined(__SANITIZE_THREAD__)
     static const bool ok =
         syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
@@ -67,6 +68,47 @@ class AsymmetricFence {
     return false;
 #endif
   }
+  const bool expedited_;
+};
+
+// Ownership word of a memo being computed: the owner's id, plus a bit that waiters set before
+// sleeping so that releasing an uncontended memo is one exchange and no wake-up call.
+class OwnerWord {
+ public:
+  static constexpr std::uint32_t kWaiters = 1u << 31;
+
+  // 0 if claimed; otherwise the current owner's id (waiter bit stripped).
+  std::uint32_t try_claim(std::uint32_t me) noexcept {
+    std::uint32_t expected = 0;
+    if (word_.compare_exchange_strong(expected, me, std::memory_order_acquire,
+                                      std::memory_order_acquire))
+      return 0;
+    return expected & ~kWaiters;
+  }
+
+  // Sleeps until `owner` no longer owns the word (returns at once if it already let go).
+  void wait_while_owned_by(std::uint32_t owner) noexcept {
+    std::uint32_t cur = word_.load(std::memory_order_acquire);
+    while ((cur & ~kWaiters) == owner) {
+      if (!(cur & kWaiters) &&
+          !word_.compare_exchange_weak(cur, cur | kWaiters, std::memory_order_acquire,
+                                       std::memory_order_acquire))
+        continue;  // cur reloaded; check again
+      word_.wait(owner | kWaiters, std::memory_order_acquire);
+      cur = word_.load(std::memory_order_acquire);
+    }
+  }
+
+  void release() noexcept {
+    if (word_.exchange(0, std::memory_order_release) & kWaiters) word_.notify_all();
+  }
+
+  std::uint32_t owner() const noexcept {
+    return word_.load(std::memory_order_relaxed) & ~kWaiters;
+  }
+
+ private:
+  std::atomic<std::uint32_t> word_{0};
 };
 
 }  // namespace relish::detail
