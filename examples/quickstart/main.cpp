@@ -47,7 +47,7 @@ inline constexpr relish::Query<summarize> summary;
 int main() {
   Db db;
   db.on_event([&](const relish::Event& e) {
-    if (e.kind != relish::EventKind::did_set_input)
+    if (e.kind != relish::EventKind::did_set_input && e.kind != relish::EventKind::did_execute)
       std::printf("  %-28s %s\n", relish::to_string(e.kind), db.describe(e.key).c_str());
   });
 

@@ -20,6 +20,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "relish/detail/runtime.hpp"
 #include "relish/event.hpp"
@@ -43,6 +44,11 @@ class Database {
 
   // "parsed_module(File#3)", "File#3.text": a readable name for a node of the graph.
   std::string describe(DatabaseKey key) const { return runtime_.describe(key); }
+
+  // What the memo at `key` read in its last execution, in order (tools: graph dumps).
+  std::vector<DatabaseKey> dependencies(DatabaseKey key) const {
+    return runtime_.dependencies(key);
+  }
 
   // Applies LRU capacities and byte budgets now instead of at the next revision. References
   // returned by queries may dangle afterwards, as after a write. Not allowed inside a query.

@@ -67,6 +67,10 @@ class QueryBase<F, O, Db, Value, std::tuple<A...>> {
     }
   }
 
+  // The dependency-graph node of the memo for these arguments (for Database::describe,
+  // Database::dependencies and event filtering).
+  DatabaseKey key(Database& db, const A&... args) const { return ingredient(db).key_of(args...); }
+
   // LRU capacity (0: unbounded), changeable at run time; applied at the next revision.
   void set_lru(Database& db, std::size_t capacity) const {
     ingredient(db).set_lru_capacity(capacity);

@@ -58,6 +58,8 @@ class EventLog {
   // Records every event of `db` from now on, until the log is destroyed.
   explicit EventLog(relish::Database& db) : db_(db) {
     db_.on_event([this](const relish::Event& e) {
+      // The end of an execution always follows its will_execute: logging it adds nothing.
+      if (e.kind == relish::EventKind::did_execute) return;
       entries_.push_back(std::string(relish::to_string(e.kind)) + " " + describe(db_, e.key));
     });
   }

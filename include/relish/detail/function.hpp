@@ -151,6 +151,18 @@ class FunctionIngredient final : public IngredientBase {
     return name() + "(" + keys_.describe(id) + ")";
   }
 
+  std::vector<DatabaseKey> dependencies(std::uint32_t, std::uint32_t id) const override {
+    const Memo* m = memos_.get(id);
+    if (!m) return {};
+    return std::vector<DatabaseKey>(m->deps.data(), m->deps.data() + m->deps.size());
+  }
+
+  // The graph node of the memo for these arguments (interning plain-value keys).
+  template <class... A>
+  DatabaseKey key_of(const A&... args) {
+    return DatabaseKey{first_index(), keys_.key_of(args...).first};
+  }
+
   // A memo keyed on a deleted entity is dropped at the next revision boundary: another thread
   // may still be reading it in this one.
   void on_entity_deleted([[maybe_unused]] Database& base, [[maybe_unused]] std::uint32_t owner,
@@ -406,6 +418,7 @@ class FunctionIngredient final : public IngredientBase {
     } catch (...) {
       std::vector<DatabaseKey> made = std::move(f.created);
       --l.depth;
+      rt.emit(EventKind::did_execute, key);
       // No memo survives a throw; entities it created, then or before, go with it.
       if (auto* old = m.created()) made.insert(made.end(), old->begin(), old->end());
       m.reset();
@@ -436,6 +449,7 @@ class FunctionIngredient final : public IngredientBase {
     std::vector<DatabaseKey> created = std::move(f.created);
     --l.depth;
     m.verified_at.store(now, std::memory_order_release);  // publishes the fields above
+    rt.emit(EventKind::did_execute, key);
     diff_created(db, m, created);
   }
 

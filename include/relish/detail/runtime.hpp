@@ -73,6 +73,11 @@ class IngredientBase {
   virtual void on_new_revision(Database&) {}
   // Applies value eviction (LRU capacity, byte budget) now; no query is running.
   virtual void evict_values(Database&) {}
+  // The dependencies (sub, key) recorded in its last execution, in read order (none for
+  // inputs and entities). Between revisions only.
+  virtual std::vector<DatabaseKey> dependencies(std::uint32_t /*sub*/, std::uint32_t /*key*/) const {
+    return {};
+  }
   // Deletes entity `key` (a tracked struct its creating query did not re-create).
   virtual void delete_entity(Database&, std::uint32_t /*key*/) {}
   // Entity `index` of the ingredient at `first_index` was deleted; memos keyed on it go.
@@ -238,6 +243,12 @@ class Runtime {
   }
   const std::atomic<IngredientBase*>* type_slot(std::uint32_t t) const noexcept {
     return const_cast<Runtime*>(this)->type_slot(t);
+  }
+
+  std::vector<DatabaseKey> dependencies(DatabaseKey k) const {
+    const auto* entry = by_index_.get(k.ingredient);
+    if (!entry) return {};
+    return entry->first->dependencies(entry->second, k.key);
   }
 
   std::string describe(DatabaseKey k) const {
