@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds relish's examples (Release, build/release) and runs the main one: incdeps, an
+# Builds relish's examples (Release, build/example) and runs the main one: incdeps, an
 # include-graph analyzer, over /usr/include (about 8,000 headers), replaying the edit script
 # examples/incdeps/edits.txt. Per edit it prints the time and how many queries re-ran,
 # were verified or backdated; --check compares every answer with a from-scratch run.
@@ -9,12 +9,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install_deps.sh
 
-cmake -S . -B build/release \
+cmake -S . -B build/example \
   -DCMAKE_BUILD_TYPE=Release \
   -DRELISH_BUILD_TESTS=OFF -DRELISH_BUILD_EXAMPLES=ON -DRELISH_BUILD_BENCHMARKS=OFF
-cmake --build build/release -j"$(nproc)" --target incdeps quickstart
+cmake --build build/example -j"$(nproc)" --target incdeps quickstart
 
 if (($# == 0)); then
   set -- /usr/include --script examples/incdeps/edits.txt --check
 fi
-./build/release/examples/incdeps/incdeps "$@"
+./build/example/examples/incdeps/incdeps "$@"

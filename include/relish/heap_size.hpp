@@ -124,8 +124,11 @@ template <class... A>
 struct is_node_container<std::multiset<A...>> : std::true_type {};
 template <class... A>
 struct is_node_container<std::list<A...>> : std::true_type {};
+
+template <class T>
+struct is_forward_list : std::false_type {};
 template <class... A>
-struct is_node_container<std::forward_list<A...>> : std::true_type {};
+struct is_forward_list<std::forward_list<A...>> : std::true_type {};
 
 template <class T>
 struct is_unordered : std::false_type {};
@@ -190,6 +193,10 @@ std::size_t heap_size_impl(const T& v) {
     const std::size_t per_block = std::max<std::size_t>(1, 512 / sizeof(typename T::value_type));
     const std::size_t blocks = v.size() / per_block + 1;
     return blocks * 512 + (blocks + 8) * sizeof(void*) + elements_heap(v);
+  } else if constexpr (is_forward_list<T>::value) {
+    std::size_t n = 0;
+    for (const auto& e : v) n += sizeof(void*) + sizeof(e) + relish::heap_size(e);
+    return n;
   } else if constexpr (is_node_container<T>::value) {
     const std::size_t overhead = std::is_same_v<T, std::list<typename T::value_type>>
                                      ? kListNodeOverhead

@@ -137,7 +137,7 @@ class InternedIngredient final : public IngredientBase {
     meta_[index].live = false;
     live_.fetch_sub(1, std::memory_order_relaxed);
     db.runtime().emit(EventKind::did_reclaim, DatabaseKey{first_index(), index});
-    db.runtime().broadcast_deleted(db, *this, index);
+    db.runtime().broadcast_deleted(db, *this, index, meta_[index].stamp);
   }
 
   // Only reclaimable values need a dependency: the others never change under a handle.

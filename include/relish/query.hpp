@@ -41,13 +41,13 @@ struct pointee<std::unique_ptr<T, D>> {
   using type = T;
 };
 
-template <auto F, Options O, class Db, class Value, class Args>
+template <auto F, Options O, class Cycle, class Db, class Value, class Args>
 class QueryBase;
 
-template <auto F, Options O, class Db, class Value, class... A>
-class QueryBase<F, O, Db, Value, std::tuple<A...>> {
+template <auto F, Options O, class Cycle, class Db, class Value, class... A>
+class QueryBase<F, O, Cycle, Db, Value, std::tuple<A...>> {
  public:
-  using Ingredient = FunctionIngredient<F, O>;
+  using Ingredient = FunctionIngredient<F, O, Cycle>;
   static_assert(O.returns != Returns::deref || !std::is_void_v<typename pointee<Value>::type>,
                 "relish: returns(deref) needs a query returning shared_ptr<T> or unique_ptr<T>");
 
@@ -88,8 +88,10 @@ class QueryBase<F, O, Db, Value, std::tuple<A...>> {
 };
 }  // namespace detail
 
-template <auto F, Options O = Options{}>
-class Query : public detail::QueryBase<F, O, typename detail::FnTraits<decltype(F)>::Db,
+// Cycle: NoCycleRecovery (a cycle is a CycleError), Fixpoint<Initial, Recover, Max> or
+// CycleFallback<Fallback> (see query_options.hpp).
+template <auto F, Options O = Options{}, class Cycle = NoCycleRecovery>
+class Query : public detail::QueryBase<F, O, Cycle, typename detail::FnTraits<decltype(F)>::Db,
                                        typename detail::FnTraits<decltype(F)>::Value,
                                        typename detail::FnTraits<decltype(F)>::Args> {};
 

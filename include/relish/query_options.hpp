@@ -29,4 +29,29 @@ struct Options {
   std::size_t byte_budget = 0;
 };
 
+// Cycle policies: the third template argument of relish::Query.
+//
+// By default a query that (transitively) calls itself throws relish::CycleError. With
+// Fixpoint, a cycle that comes back to this query is iterated: inside the cycle the query's
+// value is first Initial(db, keys...), every query of the cycle is re-run with it, and the
+// iteration repeats with each new value until it stops changing. Recover(db, value, iteration,
+// keys...), if given, maps each new value before the next iteration (to widen, e.g. to "top"
+// after a few rounds); after MaxIterations a CycleError is thrown. Values computed during the
+// iteration are provisional and never seen as final outside it.
+//
+//   Type infer_initial(Db&, Def) { return Type::never(); }
+//   inline constexpr relish::Query<infer_fn, relish::Options{}, relish::Fixpoint<infer_initial>>
+//       infer;
+struct NoCycleRecovery {};
+
+template <auto Initial, auto Recover = nullptr, std::uint32_t MaxIterations = 200>
+struct Fixpoint {
+  static_assert(MaxIterations >= 1);
+};
+
+// With CycleFallback, a query that is part of a cycle takes the value Fallback(db, keys...) at
+// once, without iterating; the other queries of the cycle are computed against it.
+template <auto Fallback>
+struct CycleFallback {};
+
 }  // namespace relish

@@ -18,9 +18,8 @@
 // memoized value and its copies see the same slot).
 //
 // Why not std::atomic<std::shared_ptr<T>>: in libstdc++ 12 it takes a spin lock and
-// ThreadSanitizer reports false races inside it. The slot uses split reference counts instead:
-// a load announces itself in the high bits of the slot word before taking its own reference; a
-// store that swaps the value out converts the announcements into references.
+// ThreadSanitizer reports false races inside it. The slot uses split reference counts with a
+// reserve instead (see ReclaimableSlot).
 #pragma once
 
 #include <atomic>
@@ -38,7 +37,7 @@ class ReclaimableSlot;
 // A counted reference to a value loaded from a slot (like a shared_ptr<const T>).
 template <class T>
 class Ref {
-  struct Box {
+  struct alignas(16) Box {  // 16-aligned: the slot word keeps the pointer shifted by 4
     template <class... A>
     explicit Box(A&&... a) : value(std::forward<A>(a)...) {}
     std::atomic<std::int64_t> refs{1};
@@ -55,7 +54,7 @@ class Ref {
     std::swap(box_, o.box_);
     return *this;
   }
-  ~Ref() { release(box_); }
+  ~Ref() { release(box_, 1); }
 
   const T& operator*() const noexcept { return box_->value; }
   const T* operator->() const noexcept { return &box_->value; }
@@ -81,20 +80,29 @@ class Ref {
  private:
   friend class ReclaimableSlot<T>;
   explicit Ref(Box* adopted) noexcept : box_(adopted) {}
-  static void release(Box* b) noexcept {
-    if (b && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete b;
+  static void release(Box* b, std::int64_t n) noexcept {
+    if (b && b->refs.fetch_sub(n, std::memory_order_acq_rel) == n) delete b;
   }
   Box* box_ = nullptr;
 };
 
+// The lock-free slot. Its word packs the box pointer (shifted right by 4) in the low 44 bits
+// and a count of loads in the high 20. A stored box carries, besides the slot's own
+// reference, a *reserve* of kReserve references: a load takes one of them just by
+// incrementing the word's count (one fetch_add, nothing to undo), so a writer swapping the
+// word out never races a half-done load. The writer gives back the unused part of the reserve
+// (kReserve - count) plus the slot's reference in one step. When the count grows large, a
+// load refills the reserve (adds the count to the box and resets it to 0).
+//
+// Invariant, for the stored box: refs = 1 + (kReserve - count) + references held by Refs.
 template <class T>
 class ReclaimableSlot {
   using Box = typename Ref<T>::Box;
-  // The slot word: the box pointer in the low 48 bits (user-space x86-64/AArch64 addresses),
-  // the number of announced, unfinished loads in the high 16.
-  static constexpr int kCountShift = 48;
+  static constexpr int kCountShift = 44;
   static constexpr std::uint64_t kOne = std::uint64_t{1} << kCountShift;
   static constexpr std::uint64_t kPtrMask = kOne - 1;
+  static constexpr std::int64_t kReserve = std::int64_t{1} << 20;  // = the count's range
+  static constexpr std::uint64_t kRefillAt = std::uint64_t{1} << 19;
 
  public:
   ReclaimableSlot() = default;
@@ -105,27 +113,19 @@ class ReclaimableSlot {
   // The current value, or an empty Ref if the slot is empty. Lock-free.
   Ref<T> load() const noexcept {
     if ((word_.load(std::memory_order_acquire) & kPtrMask) == 0) return {};
-    const std::uint64_t announced = word_.fetch_add(kOne, std::memory_order_acq_rel);
-    Box* b = box_of(announced);
-    if (b) b->refs.fetch_add(1, std::memory_order_relaxed);  // our own reference
-    // Withdraw the announcement; if the box was swapped out meanwhile, the writer already
-    // turned the announcement into a reference for us, so drop that one instead.
-    std::uint64_t cur = word_.load(std::memory_order_relaxed);
-    for (;;) {
-      if (box_of(cur) != b) {
-        if (b) b->refs.fetch_sub(1, std::memory_order_relaxed);  // we still hold one more
-        break;
-      }
-      if (word_.compare_exchange_weak(cur, cur - kOne, std::memory_order_acq_rel,
-                                      std::memory_order_relaxed))
-        break;
-    }
-    return Ref<T>(b);
+    const std::uint64_t w = word_.fetch_add(kOne, std::memory_order_acq_rel);
+    Box* b = box_of(w);
+    // An empty word's count means nothing: whoever stores next overwrites it.
+    if (!b) return {};
+    const std::uint64_t count = (w >> kCountShift) + 1;
+    if (count >= kRefillAt) refill(b, w + kOne, count);
+    return Ref<T>(b);  // the reference taken from the reserve
   }
 
   // Replaces the value; holders of the old one keep it alive.
   void store(Ref<T> value) noexcept {
-    Box* b = std::exchange(value.box_, nullptr);  // the slot's own reference
+    Box* b = std::exchange(value.box_, nullptr);  // its reference becomes the slot's
+    if (b) b->refs.fetch_add(kReserve, std::memory_order_relaxed);
     release_word(word_.exchange(word_of(b), std::memory_order_acq_rel));
   }
 
@@ -136,17 +136,15 @@ class ReclaimableSlot {
   Ref<T> store_if_empty(Ref<T> value) noexcept {
     Box* b = value.box_;
     if (!b) return load();
-    // The slot's reference is taken before publishing: a clear() right after the CAS must
-    // not free the box under the caller.
-    b->refs.fetch_add(1, std::memory_order_relaxed);
+    // Published with its reserve and the slot's reference already in place.
+    b->refs.fetch_add(kReserve + 1, std::memory_order_relaxed);
     std::uint64_t cur = word_.load(std::memory_order_relaxed);
     while (box_of(cur) == nullptr) {
-      // Loads announced on the empty word see the pointer change and took no reference.
       if (word_.compare_exchange_weak(cur, word_of(b), std::memory_order_acq_rel,
                                       std::memory_order_relaxed))
         return value;
     }
-    Ref<T>::release(b);  // not stored: give back the slot's reference
+    Ref<T>::release(b, kReserve + 1);  // not stored: give them back (value keeps it alive)
     return load();
   }
 
@@ -154,18 +152,25 @@ class ReclaimableSlot {
 
  private:
   static Box* box_of(std::uint64_t w) noexcept {
-    return reinterpret_cast<Box*>(static_cast<std::uintptr_t>(w & kPtrMask));
+    return reinterpret_cast<Box*>(static_cast<std::uintptr_t>((w & kPtrMask) << 4));
   }
   static std::uint64_t word_of(Box* b) noexcept {
-    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(b));
+    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(b)) >> 4;
   }
-  // Converts the announcements on a swapped-out word into references, then drops the slot's.
+  // Adds `count` references to the reserve and resets the count, if the word is still `seen`.
+  // The caller holds a reference, so the temporary excess never frees anything.
+  void refill(Box* b, std::uint64_t seen, std::uint64_t count) const noexcept {
+    b->refs.fetch_add(static_cast<std::int64_t>(count), std::memory_order_relaxed);
+    if (!word_.compare_exchange_strong(seen, seen & kPtrMask, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed))
+      b->refs.fetch_sub(static_cast<std::int64_t>(count), std::memory_order_relaxed);
+  }
+  // Gives back the unused reserve and the slot's reference of a swapped-out word.
   static void release_word(std::uint64_t old) noexcept {
     Box* b = box_of(old);
     if (!b) return;
-    if (const std::uint64_t announced = old >> kCountShift)
-      b->refs.fetch_add(static_cast<std::int64_t>(announced), std::memory_order_relaxed);
-    Ref<T>::release(b);
+    const auto taken = static_cast<std::int64_t>(old >> kCountShift);
+    Ref<T>::release(b, kReserve - taken + 1);
   }
 
   mutable std::atomic<std::uint64_t> word_{0};

@@ -14,6 +14,7 @@
 // depends only on rarely-changing inputs skip verification after an edit elsewhere.
 #pragma once
 
+#include "relish/accumulator.hpp"
 #include "relish/database.hpp"
 #include "relish/durability.hpp"
 #include "relish/error.hpp"

@@ -160,6 +160,7 @@ class TrackedIngredient final : public IngredientBase {
   // The entity's value is destroyed at once: it is only reachable through handles its
   // creator no longer returns, and reading it through an old handle is a StaleHandleError.
   void delete_entity(Database& db, std::uint32_t index) override {
+    std::uint32_t stamp;
     {
       LockGuard lock(mu_);
       Entity* e = entities_.get(index);
@@ -170,9 +171,10 @@ class TrackedIngredient final : public IngredientBase {
       e->value.reset();
       free_.push_back(index);
       --live_;
+      stamp = e->stamp;
     }
     db.runtime().emit(EventKind::did_discard, DatabaseKey{first_index(), index});
-    db.runtime().broadcast_deleted(db, *this, index);
+    db.runtime().broadcast_deleted(db, *this, index, stamp);
   }
 
   std::uint32_t live_count() const noexcept { return live_; }

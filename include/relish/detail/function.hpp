@@ -87,9 +87,72 @@ struct KeyedOnEntity : std::false_type {};
 template <class H>
 struct KeyedOnEntity<std::tuple<H>> : std::bool_constant<IsHandle<H>> {};
 
-template <auto F, Options O>
+template <class C>
+struct CycleTraits {
+  static constexpr int kind = 0;  // no recovery: a cycle is a CycleError
+};
+template <auto Initial, auto Recover, std::uint32_t Max>
+struct CycleTraits<Fixpoint<Initial, Recover, Max>> {
+  static constexpr int kind = 1;
+  static constexpr std::uint32_t max_iterations = Max;
+};
+template <auto Fallback>
+struct CycleTraits<CycleFallback<Fallback>> {
+  static constexpr int kind = 2;
+};
+
+// Thrown (and caught inside relish) when a query being *verified* up the stack is needed by an
+// execution: the verification is abandoned and that query re-executes instead. Not derived
+// from std::exception, so that user code's `catch (const std::exception&)` lets it through.
+struct RestartVerification {
+  DatabaseKey key;
+};
+
+enum class Verdict : std::uint8_t { unchanged, conditional, changed };
+
+template <class C>
+struct CycleInitial;
+template <auto Initial, auto Recover, std::uint32_t Max>
+struct CycleInitial<Fixpoint<Initial, Recover, Max>> {
+  template <class Db, class... A>
+  static auto value(Db& db, const A&... a) {
+    return Initial(db, a...);
+  }
+};
+template <class C>
+struct CycleFallbackValue;
+template <auto Fallback>
+struct CycleFallbackValue<CycleFallback<Fallback>> {
+  template <class Db, class... A>
+  static auto value(Db& db, const A&... a) {
+    return Fallback(db, a...);
+  }
+};
+// The value the next fixpoint round starts from: Recover(db, value, iteration, keys...) if
+// the query gave one, else the value itself.
+template <class C>
+struct CycleRecover {
+  template <class Db, class V, class Keys>
+  static V apply(Db&, V&& v, std::uint32_t, DatabaseKey, std::uint32_t, Keys&) {
+    return std::move(v);
+  }
+};
+template <auto Initial, auto Recover, std::uint32_t Max>
+  requires(!std::is_null_pointer_v<decltype(Recover)>)
+struct CycleRecover<Fixpoint<Initial, Recover, Max>> {
+  template <class Db, class V, class Keys>
+  static V apply(Db& db, V&& v, std::uint32_t iteration, DatabaseKey key, std::uint32_t stamp,
+                 Keys& keys) {
+    return keys.invoke(db, key.key, stamp, [&](Db& d, const auto&... a) -> V {
+      return Recover(d, static_cast<const V&>(v), iteration, a...);
+    });
+  }
+};
+
+template <auto F, Options O, class Cycle = NoCycleRecovery>
 class FunctionIngredient final : public IngredientBase {
   using Traits = FnTraits<decltype(F)>;
+  static constexpr int kCycle = CycleTraits<Cycle>::kind;
 
  public:
   using Db = typename Traits::Db;
@@ -103,6 +166,9 @@ class FunctionIngredient final : public IngredientBase {
                     is_shared_ptr<Value>::value,
                 "relish::Query: the value type needs operator== for backdating; "
                 "or declare the query no_eq");
+  static_assert(kCycle == 0 || !O.no_eq,
+                "relish::Query: a no_eq query cannot take part in fixpoint iteration (its "
+                "values are never compared, so the iteration could not tell it converged)");
 
   FunctionIngredient() : IngredientBase(std::string(function_name<F>())) {}
 
@@ -135,14 +201,21 @@ class FunctionIngredient final : public IngredientBase {
     for (;;) {
       const Revision verified = m->verified_at.load(std::memory_order_acquire);
       if (verified == rt.revision()) return m->changed_at > after;
-      if (verified == 0) return true;  // no memo (never computed, or discarded)
+      if (verified == 0 && !is_provisional(*m)) return true;  // no memo
       if (!l) l = &rt.local();
+      if (m->owner.owner() == l->id) [[unlikely]]
+        return reentered_in_verification(rt, *l, key);
       if (rt.claim(*l, m->owner, key)) break;
     }
     OwnerGuard owner(rt, *l, *m, key);
-    if (m->verified_at.load(std::memory_order_relaxed) != rt.revision()) {
-      if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
-      if (!verify(db, *l, *m, key)) execute(db, *l, *m, key, m->key_stamp, false);
+    if (is_provisional(*m)) return true;  // inside a cycle being iterated: assume changed
+    if (m->verified_at.load(std::memory_order_relaxed) == rt.revision())
+      return m->changed_at > after;
+    if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
+    Verdict v = verify_or_restart(db, *l, *m, key);
+    if (v == Verdict::changed) {
+      execute(db, *l, *m, key, m->key_stamp, false);
+      if (is_provisional(*m)) return true;
     }
     return m->changed_at > after;
   }
@@ -166,25 +239,29 @@ class FunctionIngredient final : public IngredientBase {
   // A memo keyed on a deleted entity is dropped at the next revision boundary: another thread
   // may still be reading it in this one.
   void on_entity_deleted([[maybe_unused]] Database& base, [[maybe_unused]] std::uint32_t owner,
-                         [[maybe_unused]] std::uint32_t index) override {
+                         [[maybe_unused]] std::uint32_t index,
+                         [[maybe_unused]] std::uint32_t stamp) override {
     if constexpr (KeyedOnEntity<Args>::value) {
       using KeyIngredient = typename std::tuple_element_t<0, Args>::Ingredient;
       const auto* ki = base.runtime().find_ingredient<KeyIngredient, KeyIngredient>();
       if (!ki || ki->first_index() != owner) return;
       LockGuard lock(deferred_mu_);
-      deferred_drops_.push_back(index);
+      deferred_drops_.push_back({index, stamp});
     }
   }
 
   void on_new_revision(Database& base) override {
     Db& db = static_cast<Db&>(base);
-    std::vector<std::uint32_t> drops;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> drops;
     {
       LockGuard lock(deferred_mu_);
       drops.swap(deferred_drops_);
     }
-    for (std::uint32_t index : drops) {
-      if (Memo* m = memos_.get(index); m && m->verified_at.load(std::memory_order_relaxed) != 0)
+    // Only the deleted entity's memo: a new entity may already have its slot (another stamp).
+    for (auto [index, stamp] : drops) {
+      Memo* m = memos_.get(index);
+      if (m && m->key_stamp == stamp &&
+          (m->verified_at.load(std::memory_order_relaxed) != 0 || is_provisional(*m)))
         discard(db, *m);
     }
     evict_values(db);
@@ -212,7 +289,7 @@ class FunctionIngredient final : public IngredientBase {
       const Memo& m = memos_[i];
       if (m.value) {
         live.push_back({m.last_used.load(std::memory_order_relaxed), i});
-        bytes += m.value_bytes();
+        if (byte_budget_ != 0) bytes += measured_bytes(memos_[i]);
       }
     }
     const bool over_count = lru_capacity_ != 0 && live.size() > lru_capacity_;
@@ -302,6 +379,15 @@ class FunctionIngredient final : public IngredientBase {
   struct MemoExtra {
     std::vector<DatabaseKey> created;  // tracked structs its last execution created
     std::size_t value_bytes = 0;       // estimated size, kept when a byte budget is set
+    std::vector<Accumulated> accumulated;  // pushed by its last execution, in order
+    // Fixpoint iteration, within one revision. A memo with `heads` is provisional: its value
+    // is `provisional`, valid only in those rounds of those cycles; `value` keeps the last
+    // final value (for backdating). A head being executed counts its rounds in `iteration`.
+    std::optional<Value> provisional;
+    std::vector<CycleHead> heads;
+    Durability provisional_durability = Durability::high;
+    std::uint32_t iteration = 0;
+    bool head_executing = false;
   };
 
   struct Memo {
@@ -314,6 +400,8 @@ class FunctionIngredient final : public IngredientBase {
     std::uint32_t key_stamp = 0;
     OwnerWord owner;  // thread computing or verifying it (Local::id)
     Durability durability = Durability::high;
+    // Mirrors "extra->heads is not empty", readable before claiming the memo.
+    std::atomic<bool> provisional{false};
 
     std::size_t value_bytes() const noexcept { return extra ? extra->value_bytes : 0; }
     std::vector<DatabaseKey>* created() const noexcept {
@@ -329,6 +417,7 @@ class FunctionIngredient final : public IngredientBase {
       value.reset();
       deps.clear();
       extra.reset();
+      provisional.store(false, std::memory_order_relaxed);
       verified_at.store(0, std::memory_order_relaxed);
       changed_at = 0;
       key_stamp = 0;
@@ -369,73 +458,276 @@ class FunctionIngredient final : public IngredientBase {
         rt.record_read(l, key, m.durability);
         return *m.value;
       }
+      if (m.owner.owner() == l.id) [[unlikely]]
+        return reentered_in_execution(db, l, m, key, stamp);
       if (rt.claim(l, m.owner, key)) break;
     }
     {
       OwnerGuard owner(rt, l, m, key);
       const Revision now = rt.revision();
-      if (m.verified_at.load(std::memory_order_relaxed) != 0 && m.key_stamp != stamp)
-        discard(db, m);  // a memo of another entity that had this index
-      const Revision verified = m.verified_at.load(std::memory_order_relaxed);
-      const bool ok = verified == now || (verified != 0 && verify(db, l, m, key));
-      if (!ok || !m.value) execute(db, l, m, key, stamp, ok);
+      if (is_provisional(m)) {
+        if (provisional_is_current(rt, m)) {  // computed in this round of its cycle(s)
+          if (l.depth) l.frames[l.depth - 1].add_cycle_heads(m.extra->heads);
+          rt.record_read(l, key, Durability::low);
+          return *m.extra->provisional;
+        }
+        clear_provisional(m);
+        execute(db, l, m, key, stamp, false);
+      } else {
+        if (m.verified_at.load(std::memory_order_relaxed) != 0 && m.key_stamp != stamp)
+          discard(db, m);  // a memo of another entity that had this index
+        const Revision verified = m.verified_at.load(std::memory_order_relaxed);
+        // A conditional verdict leans on a cycle head still being verified: not good enough
+        // for a value that is about to be used.
+        const bool ok = verified == now ||
+                        (verified != 0 && verify_or_restart(db, l, m, key) == Verdict::unchanged);
+        if (!ok || !m.value) execute(db, l, m, key, stamp, ok);
+      }
       touch(m, now);
+      if (is_provisional(m)) {
+        rt.record_read(l, key, Durability::low);
+        return *m.extra->provisional;
+      }
     }
     rt.record_read(l, key, m.durability);
     return *m.value;
   }
 
-  // Deep verification: is every dependency unchanged since m.verified_at? Dependencies are
-  // checked in the order they were read, and the walk stops at the first changed one (later
-  // ones may not even be read by a re-execution). The caller owns m.
-  bool verify(Db& db, Local& l, Memo& m, DatabaseKey key) {
+  // This thread needs a memo it owns: a cycle. A fixpoint query being executed hands out its
+  // provisional value; one being verified is re-executed instead (RestartVerification);
+  // anything else is a CycleError.
+  const Value& reentered_in_execution(Db& db, Local& l, Memo& m, DatabaseKey key,
+                                      std::uint32_t stamp) {
     Runtime& rt = db.runtime();
-    const Revision verified = m.verified_at.load(std::memory_order_relaxed);
-    if (rt.last_changed(m.durability) > verified) {  // else: the durability shortcut
-      const DatabaseKey* deps = m.deps.data();
-      for (std::uint32_t i = 0, n = m.deps.size(); i < n; ++i) {
-        if (rt.maybe_changed_after(db, deps[i], verified)) return false;
+    if (!executing(l, key)) throw RestartVerification{key};
+    if constexpr (kCycle != 0) {
+      MemoExtra& x = *m.extra;  // an executing fixpoint query always has one
+      if (!x.provisional) {
+        x.provisional.emplace(keys_.invoke(db, key.key, stamp, [](Db& d, const auto&... a) {
+          return cycle_start(d, a...);
+        }));
       }
+      if (l.depth) l.frames[l.depth - 1].add_cycle_heads({CycleHead{key, x.iteration}});
+      rt.record_read(l, key, Durability::low);
+      return *x.provisional;
+    } else {
+      (void)db;
+      (void)m;
+      (void)stamp;
+      rt.throw_cycle(l, key);
     }
-    (void)l;
-    m.verified_at.store(rt.revision(), std::memory_order_release);
-    rt.emit(EventKind::did_validate_memoized_value, key);
+  }
+
+  // Deep verification reached a memo this thread owns. Being executed: it will change (a
+  // fixpoint head) or it is a genuine cycle. Being verified further up: assume unchanged, and
+  // make every verdict until that memo's own verdict conditional.
+  bool reentered_in_verification(Runtime& rt, Local& l, DatabaseKey key) {
+    if (executing(l, key)) {
+      if constexpr (kCycle != 0) return true;
+      rt.throw_cycle(l, key);
+    }
+    l.cycle_hits.push_back(key);
+    return false;
+  }
+
+  static bool executing(const Local& l, DatabaseKey key) {
+    for (std::size_t i = 0; i < l.depth; ++i)
+      if (l.frames[i].key == key) return true;
+    return false;
+  }
+
+  static bool is_provisional(const Memo& m) noexcept {
+    return m.provisional.load(std::memory_order_acquire);
+  }
+
+  // Were all the cycle rounds this provisional value was computed in still the current ones?
+  static bool provisional_is_current(const Runtime& rt, const Memo& m) {
+    for (const CycleHead& h : m.extra->heads)
+      if (rt.ingredient_at(h.head).cycle_iteration(h.head.key) != h.iteration) return false;
     return true;
   }
 
-  // Runs the function; the caller owns m. `verified`: the old memo's dependencies are
-  // unchanged but its value was evicted, so the new value equals the old one by purity and
-  // keeps its changed_at.
-  void execute(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp, bool verified) {
+  static void clear_provisional(Memo& m) noexcept {
+    m.extra->heads.clear();
+    m.extra->provisional.reset();
+    m.provisional.store(false, std::memory_order_release);
+  }
+
+  Verdict verify_or_restart(Db& db, Local& l, Memo& m, DatabaseKey key) {
+    try {
+      return verify(db, l, m, key);
+    } catch (const RestartVerification& r) {
+      if (!(r.key == key)) throw;
+      return Verdict::changed;
+    }
+  }
+
+  // Deep verification: is every dependency unchanged since m.verified_at? Dependencies are
+  // checked in the order they were read, and the walk stops at the first changed one (later
+  // ones may not even be read by a re-execution). The caller owns m. "conditional": unchanged
+  // provided the cycle heads met on the way (being verified further up) turn out unchanged;
+  // such a verdict is not recorded.
+  Verdict verify(Db& db, Local& l, Memo& m, DatabaseKey key) {
+    Runtime& rt = db.runtime();
+    const Revision verified = m.verified_at.load(std::memory_order_relaxed);
+    const std::size_t hits = l.cycle_hits.size();
+    if (rt.last_changed(m.durability) > verified) {  // else: the durability shortcut
+      const DatabaseKey* deps = m.deps.data();
+      try {
+        for (std::uint32_t i = 0, n = m.deps.size(); i < n; ++i) {
+          if (rt.maybe_changed_after(db, deps[i], verified)) {
+            l.cycle_hits.resize(hits);
+            return Verdict::changed;
+          }
+        }
+      } catch (...) {
+        l.cycle_hits.resize(hits);
+        throw;
+      }
+    }
+    if (l.cycle_hits.size() > hits) {
+      std::erase(l.cycle_hits, key);  // assumptions about this memo itself now hold
+      if (l.cycle_hits.size() > hits) return Verdict::conditional;
+    }
+    m.verified_at.store(rt.revision(), std::memory_order_release);
+    rt.emit(EventKind::did_validate_memoized_value, key);
+    return Verdict::unchanged;
+  }
+
+  // The value a fixpoint (or fallback) query takes when a cycle comes back to it.
+  template <class... A>
+  static Value cycle_start(Db& db, const A&... a) {
+    if constexpr (kCycle == 1) {
+      return CycleInitial<Cycle>::value(db, a...);
+    } else if constexpr (kCycle == 2) {
+      return CycleFallbackValue<Cycle>::value(db, a...);
+    } else {
+      static_assert(kCycle != 0);
+    }
+  }
+
+  // Runs the function once in a new frame, which the caller pops. On a throw no memo survives:
+  // it is reset and the entities it created, then or before, are deleted.
+  Value run(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp) {
     Runtime& rt = db.runtime();
     rt.emit(EventKind::will_execute, key);
-    std::optional<Value> result;
     Frame& f = rt.push_frame(l, key);  // stays put: frames is a deque
     try {
-      result.emplace(keys_.invoke(db, key.key, stamp, [](Db& d, const auto&... a) -> Value {
-        return F(d, a...);
-      }));
+      return keys_.invoke(db, key.key, stamp,
+                          [](Db& d, const auto&... a) -> Value { return F(d, a...); });
+    } catch (const Cancelled&) {
+      // Not this query's failure: the old memo stays as it was (a later re-run can still
+      // backdate against it); only entities this attempt newly created are dropped.
+      std::vector<DatabaseKey> made = std::move(f.created);
+      --l.depth;
+      rt.emit(EventKind::did_execute, key);
+      const std::vector<DatabaseKey>* old = m.created();
+      for (DatabaseKey e : made)
+        if (!old || std::find(old->begin(), old->end(), e) == old->end()) rt.delete_entity(db, e);
+      throw;
     } catch (...) {
       std::vector<DatabaseKey> made = std::move(f.created);
       --l.depth;
       rt.emit(EventKind::did_execute, key);
-      // No memo survives a throw; entities it created, then or before, go with it.
       if (auto* old = m.created()) made.insert(made.end(), old->begin(), old->end());
       m.reset();
       for (DatabaseKey e : made) rt.delete_entity(db, e);
       throw;
     }
+  }
+
+  // Runs the function and stores the result; the caller owns m. `verified`: the old memo's
+  // dependencies are unchanged but its value was evicted, so the new value equals the old one
+  // by purity and keeps its changed_at. A fixpoint query whose execution came back to itself
+  // iterates here until its value stops changing.
+  void execute(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp, bool verified) {
+    if constexpr (kCycle == 0) {
+      Value result = run(db, l, m, key, stamp);
+      finish(db, l, m, key, stamp, verified, std::move(result));
+    } else {
+      Runtime& rt = db.runtime();
+      MemoExtra& x = m.ensure_extra();
+      x.head_executing = true;
+      x.iteration = 0;
+      x.provisional.reset();
+      const std::size_t mark = l.provisional.size();
+      struct HeadDone {
+        Memo& m;
+        ~HeadDone() {
+          if (m.extra) m.extra->head_executing = false;
+        }
+      } head_done{m};
+      for (;;) {
+        Value result = run(db, l, m, key, stamp);
+        Frame& f = l.frames[l.depth - 1];
+        const auto self = std::find_if(f.cycle_heads.begin(), f.cycle_heads.end(),
+                                       [&](const CycleHead& h) { return h.head == key; });
+        if (self == f.cycle_heads.end()) {  // no cycle came back here
+          x.head_executing = false;
+          finish(db, l, m, key, stamp, verified, std::move(result));
+          return;
+        }
+        f.cycle_heads.erase(self);
+        bool converged = true;
+        if constexpr (kCycle == 2) {
+          result = *x.provisional;  // the fallback is the cycle's answer
+        } else {
+          converged = values_equal(*x.provisional, result);
+          if (!converged) {
+            if (x.iteration + 1 >= CycleTraits<Cycle>::max_iterations) {
+              --l.depth;
+              rt.emit(EventKind::did_execute, key);
+              m.reset();
+              throw CycleError({rt.describe(key) + " did not converge after " +
+                                std::to_string(CycleTraits<Cycle>::max_iterations) +
+                                " fixpoint iterations"});
+            }
+            ++x.iteration;
+            x.provisional = CycleRecover<Cycle>::apply(db, std::move(result), x.iteration, key,
+                                                       stamp, keys_);
+            --l.depth;  // next round: a fresh frame
+            rt.emit(EventKind::did_execute, key);
+            continue;
+          }
+        }
+        // Converged: what was computed against this head's last round becomes final.
+        x.head_executing = false;
+        x.provisional.reset();
+        finalize_round(db, l, key, mark);
+        finish(db, l, m, key, stamp, false, std::move(result));
+        return;
+      }
+    }
+  }
+
+  // Memos computed provisionally since `mark` drop `head`; those with no head left are final.
+  static void finalize_round(Db& db, Local& l, DatabaseKey head, std::size_t mark) {
+    Runtime& rt = db.runtime();
+    std::vector<DatabaseKey> still;
+    for (std::size_t i = mark; i < l.provisional.size(); ++i) {
+      const DatabaseKey k = l.provisional[i];
+      if (rt.ingredient_at(k).finalize_provisional(db, k.key, head)) still.push_back(k);
+    }
+    l.provisional.resize(mark);
+    l.provisional.insert(l.provisional.end(), still.begin(), still.end());
+  }
+
+  // Stores an execution's result from the top frame, then pops it.
+  void finish(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp, bool verified,
+              Value&& result) {
+    Runtime& rt = db.runtime();
+    Frame& f = l.frames[l.depth - 1];
     const Revision now = rt.revision();
+    if (!f.cycle_heads.empty()) {  // read a provisional value: provisional itself
+      store_provisional(db, l, m, key, stamp, f, std::move(result));
+      return;
+    }
     Revision changed_at = now;
     if (verified) {
       changed_at = m.changed_at;
-    } else if constexpr (!O.no_eq) {
-      // Backdate only if durability did not drop: a memo must not claim an old change
-      // revision for a value that now depends on less durable inputs.
-      if (m.value && f.durability >= m.durability && memo_values_equal(*m.value, *result)) {
-        changed_at = m.changed_at;
-        rt.emit(EventKind::did_backdate, key);
-      }
+    } else if (backdates(m, f.durability, result)) {
+      changed_at = m.changed_at;
+      rt.emit(EventKind::did_backdate, key);
     }
     if (changed_at == now || !m.value) {
       m.value = std::move(result);
@@ -446,6 +738,7 @@ class FunctionIngredient final : public IngredientBase {
     m.changed_at = changed_at;
     m.durability = f.durability;
     m.key_stamp = stamp;
+    if (m.extra || !f.accumulated.empty()) m.ensure_extra().accumulated = std::move(f.accumulated);
     std::vector<DatabaseKey> created = std::move(f.created);
     --l.depth;
     m.verified_at.store(now, std::memory_order_release);  // publishes the fields above
@@ -453,15 +746,94 @@ class FunctionIngredient final : public IngredientBase {
     diff_created(db, m, created);
   }
 
+  // Backdate only if durability did not drop: a memo must not claim an old change revision
+  // for a value that now depends on less durable inputs.
+  static bool backdates(const Memo& m, Durability d, const Value& fresh) {
+    if constexpr (O.no_eq) {
+      return false;
+    } else {
+      return m.value && d >= m.durability && memo_values_equal(*m.value, fresh);
+    }
+  }
+
+  void store_provisional(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp,
+                         Frame& f, Value&& result) {
+    Runtime& rt = db.runtime();
+    MemoExtra& x = m.ensure_extra();
+    x.provisional = std::move(result);
+    x.heads = f.cycle_heads;
+    m.provisional.store(true, std::memory_order_release);
+    x.provisional_durability = f.durability;
+    x.accumulated = std::move(f.accumulated);
+    m.deps.assign(f.deps);
+    m.key_stamp = stamp;
+    std::vector<DatabaseKey> created = std::move(f.created);
+    const std::vector<CycleHead> heads = f.cycle_heads;
+    --l.depth;
+    if (l.depth) l.frames[l.depth - 1].add_cycle_heads(heads);
+    l.provisional.push_back(key);
+    rt.emit(EventKind::did_execute, key);
+    diff_created(db, m, created);
+  }
+
+ public:
+  std::int64_t cycle_iteration(std::uint32_t id) const override {
+    const Memo* m = memos_.get(id);
+    if (!m || !m->extra || !m->extra->head_executing) return -1;
+    return m->extra->iteration;
+  }
+
+  bool finalize_provisional(Database& base, std::uint32_t id, DatabaseKey head) override {
+    Memo* m = memos_.get(id);
+    if (!m || !is_provisional(*m)) return false;
+    MemoExtra& x = *m->extra;
+    std::erase_if(x.heads, [&](const CycleHead& h) { return h.head == head; });
+    if (!x.heads.empty()) return true;
+    m->provisional.store(false, std::memory_order_release);
+    Runtime& rt = base.runtime();
+    const Revision now = rt.revision();
+    const DatabaseKey key{first_index(), id};
+    if (backdates(*m, x.provisional_durability, *x.provisional)) {
+      rt.emit(EventKind::did_backdate, key);
+    } else {
+      m->value = std::move(x.provisional);
+      m->changed_at = now;
+    }
+    x.provisional.reset();
+    m->durability = x.provisional_durability;
+    m->verified_at.store(now, std::memory_order_release);
+    return false;
+  }
+
+  void collect_accumulated(Database& db, std::uint32_t id, std::uint32_t type,
+                           std::vector<std::shared_ptr<const void>>& out,
+                           absl::flat_hash_set<std::uint64_t>& visited) const override {
+    if (!visited.insert((std::uint64_t{first_index()} << 32) | id).second) return;
+    const Memo* m = memos_.get(id);
+    if (!m || m->verified_at.load(std::memory_order_acquire) == 0) return;
+    static const std::vector<Accumulated> none;
+    const std::vector<Accumulated>& acc = m->extra ? m->extra->accumulated : none;
+    const DatabaseKey* deps = m->deps.data();
+    const std::uint32_t n = m->deps.size();
+    std::size_t next = 0;
+    // Values pushed after reading i dependencies come before dependency i's own values.
+    for (std::uint32_t i = 0; i <= n; ++i) {
+      for (; next < acc.size() && acc[next].position <= i; ++next)
+        if (acc[next].type == type) out.push_back(acc[next].value);
+      if (i < n) db.runtime().ingredient_at(deps[i]).collect_accumulated(db, deps[i].key, type, out, visited);
+    }
+  }
+
+ private:
   // Tracked structs the previous execution created and this one did not are deleted.
   void diff_created(Db& db, Memo& m, std::vector<DatabaseKey>& now_created) {
     if (!m.extra && now_created.empty()) return;  // the common case: creates no entities
     std::vector<DatabaseKey> old = std::move(m.ensure_extra().created);
     m.extra->created = std::move(now_created);
-    const std::vector<DatabaseKey>& kept = m.extra->created;
-    for (DatabaseKey e : old) {
-      if (std::find(kept.begin(), kept.end(), e) == kept.end()) db.runtime().delete_entity(db, e);
-    }
+    if (old.empty()) return;
+    const absl::flat_hash_set<DatabaseKey> kept(m.extra->created.begin(), m.extra->created.end());
+    for (DatabaseKey e : old)
+      if (!kept.contains(e)) db.runtime().delete_entity(db, e);
   }
 
   void discard(Db& db, Memo& m) {
@@ -469,6 +841,13 @@ class FunctionIngredient final : public IngredientBase {
     if (auto* c = m.created()) made = std::move(*c);
     m.reset();
     for (DatabaseKey e : made) db.runtime().delete_entity(db, e);
+  }
+
+  // sizeof + heap_size of a memo's value, measured once (values are immutable).
+  static std::size_t measured_bytes(Memo& m) {
+    MemoExtra& x = m.ensure_extra();
+    if (x.value_bytes == 0) x.value_bytes = sizeof(Value) + relish::heap_size(*m.value);
+    return x.value_bytes;
   }
 
   // Recency for LRU: one store per memo per revision, so parallel hits do not bounce the
@@ -483,7 +862,7 @@ class FunctionIngredient final : public IngredientBase {
   std::size_t lru_capacity_ = O.lru;
   std::size_t byte_budget_ = O.byte_budget;
   Mutex deferred_mu_;
-  std::vector<std::uint32_t> deferred_drops_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> deferred_drops_;  // (index, stamp)
 };
 
 }  // namespace relish::detail

@@ -10,6 +10,7 @@
 // wait-for graph turns a cross-thread cycle into a CycleError instead of a deadlock.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "relish/detail/ids.hpp"
 #include "relish/detail/stable_vector.hpp"
 #include "relish/detail/sync.hpp"
@@ -78,11 +80,25 @@ class IngredientBase {
   virtual std::vector<DatabaseKey> dependencies(std::uint32_t /*sub*/, std::uint32_t /*key*/) const {
     return {};
   }
+  // Fixpoint iteration: the current iteration of memo `key` if it is a cycle head being
+  // computed on this thread, else -1.
+  virtual std::int64_t cycle_iteration(std::uint32_t /*key*/) const { return -1; }
+  // The cycle `head` converged: memo `key`, provisional on it, drops it from its heads and
+  // becomes final if no head is left. Returns true if still provisional (on outer heads).
+  virtual bool finalize_provisional(Database&, std::uint32_t /*key*/, DatabaseKey /*head*/) {
+    return false;
+  }
+  // Accumulators: appends the values of accumulator `type` that memo `key` and everything it
+  // read pushed, in execution order, skipping memos already in `visited`.
+  virtual void collect_accumulated(Database&, std::uint32_t /*key*/, std::uint32_t /*type*/,
+                                   std::vector<std::shared_ptr<const void>>& /*out*/,
+                                   absl::flat_hash_set<std::uint64_t>& /*visited*/) const {}
   // Deletes entity `key` (a tracked struct its creating query did not re-create).
   virtual void delete_entity(Database&, std::uint32_t /*key*/) {}
-  // Entity `index` of the ingredient at `first_index` was deleted; memos keyed on it go.
+  // Entity `index` (handle stamp `stamp`) of the ingredient at `first_index` was deleted;
+  // memos keyed on it go.
   virtual void on_entity_deleted(Database&, std::uint32_t /*first_index*/,
-                                 std::uint32_t /*index*/) {}
+                                 std::uint32_t /*index*/, std::uint32_t /*stamp*/) {}
 
   const std::string& name() const noexcept { return name_; }
   std::uint32_t first_index() const noexcept { return first_index_; }
@@ -91,6 +107,21 @@ class IngredientBase {
   friend class Runtime;
   std::string name_;
   std::uint32_t first_index_ = 0;
+};
+
+// A value pushed to an accumulator: which accumulator, how many dependencies the query had
+// read when it pushed (to replay pushes in execution order), and the value.
+struct Accumulated {
+  std::uint32_t type;
+  std::uint32_t position;
+  std::shared_ptr<const void> value;
+};
+
+// A cycle head a provisional value depends on, and the head's iteration it was computed in.
+struct CycleHead {
+  DatabaseKey head;
+  std::uint32_t iteration;
+  friend bool operator==(const CycleHead&, const CycleHead&) = default;
 };
 
 // One query execution in progress: what it has read so far.
@@ -102,6 +133,9 @@ struct Frame {
   // that tell apart structs with equal identity fields.
   std::vector<DatabaseKey> created;
   absl::flat_hash_map<std::pair<std::uint32_t, std::uint64_t>, std::uint32_t> occurrences;
+  // Fixpoint cycles whose provisional values this execution read (empty almost always).
+  std::vector<CycleHead> cycle_heads;
+  std::vector<Accumulated> accumulated;
 
   void reset(DatabaseKey k) {
     key = k;
@@ -109,6 +143,16 @@ struct Frame {
     durability = Durability::high;
     created.clear();
     occurrences.clear();
+    cycle_heads.clear();
+    accumulated.clear();
+  }
+
+  void add_cycle_heads(const std::vector<CycleHead>& heads) {
+    for (const CycleHead& h : heads) {
+      auto it = std::find_if(cycle_heads.begin(), cycle_heads.end(),
+                             [&](const CycleHead& c) { return c.head == h.head; });
+      if (it == cycle_heads.end()) cycle_heads.push_back(h);
+    }
   }
 };
 
@@ -120,9 +164,14 @@ struct Local {
   std::vector<DatabaseKey> active;  // executing or verifying, outermost first
   std::uint32_t scope_depth = 0;    // nesting of ReaderScopes
   std::atomic<bool> in_db{false};   // inside the database: a writer must wait for it
+  // Fixpoint bookkeeping: cycle heads met (as "assume unchanged") by verifications in
+  // progress, and memos computed provisionally in the cycles being iterated.
+  std::vector<DatabaseKey> cycle_hits;
+  std::vector<DatabaseKey> provisional;
   // Wait-for graph edge, guarded by Runtime::locals_mu_.
   Local* waiting_on = nullptr;
   DatabaseKey waiting_for;
+  const OwnerWord* waiting_word = nullptr;
 };
 
 inline std::uint32_t next_type_id() {
@@ -230,9 +279,11 @@ class Runtime {
   }
 
   // Tells every ingredient that entity `index` of `owner` is gone (memos keyed on it drop).
-  void broadcast_deleted(Database& db, const IngredientBase& owner, std::uint32_t index) {
-    for_each_ingredient(
-        [&](IngredientBase& ing) { ing.on_entity_deleted(db, owner.first_index(), index); });
+  void broadcast_deleted(Database& db, const IngredientBase& owner, std::uint32_t index,
+                         std::uint32_t stamp) {
+    for_each_ingredient([&](IngredientBase& ing) {
+      ing.on_entity_deleted(db, owner.first_index(), index, stamp);
+    });
   }
 
   // Where the ingredient of type id `t` is registered (nullptr: beyond what was allocated).
@@ -250,6 +301,8 @@ class Runtime {
     if (!entry) return {};
     return entry->first->dependencies(entry->second, k.key);
   }
+
+  IngredientBase& ingredient_at(DatabaseKey k) const { return *by_index_[k.ingredient].first; }
 
   std::string describe(DatabaseKey k) const {
     const auto* entry = by_index_.get(k.ingredient);
@@ -381,9 +434,10 @@ class Runtime {
 
   void enter(Local& l) {
     for (;;) {
-      l.in_db.store(true, std::memory_order_relaxed);
+      l.in_db.store(true, AsymmetricFence::order());
       fence_.light();
-      if (!pending_.load(std::memory_order_acquire)) [[likely]]
+      if (!pending_.load(kThreadSanitizer ? std::memory_order_seq_cst : std::memory_order_acquire))
+          [[likely]]
         return;
       l.in_db.store(false, std::memory_order_release);
       while (pending_.load(std::memory_order_acquire)) pending_.wait(true);
@@ -398,7 +452,7 @@ class Runtime {
                         " is running: only allowed between queries");
     }
     write_mu_.lock();
-    pending_.store(true, std::memory_order_relaxed);
+    pending_.store(true, AsymmetricFence::order());
     fence_.heavy();
     std::vector<Local*> others;
     {
@@ -406,7 +460,9 @@ class Runtime {
       others = by_local_id_;
     }
     for (Local* o : others) {
-      while (o->in_db.load(std::memory_order_acquire)) std::this_thread::yield();
+      while (o->in_db.load(kThreadSanitizer ? std::memory_order_seq_cst
+                                            : std::memory_order_acquire))
+        std::this_thread::yield();
     }
   }
 
@@ -424,28 +480,38 @@ class Runtime {
     for_each_ingredient([&](IngredientBase& ing) { ing.on_new_revision(db); });
   }
 
+  // The thread `p` is blocked on, if that edge is still live: a thread that was woken but has
+  // not yet cleared its edge must not make a cycle appear.
+  static Local* blocked_on(const Local* p) noexcept {
+    if (!p->waiting_on || !p->waiting_word) return nullptr;
+    return p->waiting_word->owner() == p->waiting_on->id ? p->waiting_on : nullptr;
+  }
+
   void block_on(Local& l, OwnerWord& owner, std::uint32_t owner_id, DatabaseKey key) {
     {
       LockGuard lock(locals_mu_);
+      if (owner.owner() != owner_id) return;  // let go meanwhile: the caller retries
       Local* o = by_local_id_[owner_id - 1];
-      for (Local* p = o; p; p = p->waiting_on) {
+      for (Local* p = o; p; p = blocked_on(p)) {
         if (p == &l) {
           std::vector<std::string> path;
           path.push_back(current_query(l));
           path.push_back(describe(key) + " (computing on another thread)");
-          for (Local* q = o; q != &l; q = q->waiting_on)
+          for (Local* q = o; q != &l; q = blocked_on(q))
             path.push_back(describe(q->waiting_for) + " (computing on another thread)");
           throw CycleError(std::move(path));
         }
       }
       l.waiting_on = o;
       l.waiting_for = key;
+      l.waiting_word = &owner;
     }
     // Wake when the owner lets go; a pending write makes the owner unwind soon.
     owner.wait_while_owned_by(owner_id);
     {
       LockGuard lock(locals_mu_);
       l.waiting_on = nullptr;
+      l.waiting_word = nullptr;
     }
     check_cancelled();
   }

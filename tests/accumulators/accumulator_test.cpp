@@ -1,0 +1,123 @@
+// Accumulators: values pushed by a query and everything it read, in execution order, each
+// query once; correct incrementally (memos reused without re-running keep contributing).
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../common/event_log.hpp"
+
+namespace {
+
+using relish_test::EventLog;
+using relish_test::Log;
+
+struct Diagnostic {
+  std::string message;
+  friend bool operator==(const Diagnostic&, const Diagnostic&) = default;
+};
+using Diagnostics = relish::Accumulator<Diagnostic>;
+struct Note {
+  int n;
+};
+using Notes = relish::Accumulator<Note>;
+
+struct FileData {
+  std::string text;
+  std::vector<std::string> imports;
+};
+using File = relish::Input<FileData>;
+
+struct Db : relish::Database {
+  std::vector<File> files;
+};
+
+std::size_t check_line(Db& db, File f, std::size_t line);
+std::size_t check_file_fn(Db& db, File f);
+inline constexpr relish::Query<check_line> line_check;
+inline constexpr relish::Query<check_file_fn> check_file;
+
+// The file whose text starts with `name` (a stand-in for module resolution).
+std::optional<File> resolve_fn(Db& db, std::string name) {
+  for (File g : db.files)
+    if (g.get(db, &FileData::text).starts_with(name)) return g;
+  return std::nullopt;
+}
+inline constexpr relish::Query<resolve_fn> resolve;
+
+// Every line containing "bad" is a diagnostic; returns the number of such lines.
+std::size_t check_line(Db& db, File f, std::size_t line) {
+  const std::string& text = f.get(db, &FileData::text);
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < line; ++i) start = text.find('\n', start) + 1;
+  const std::string l = text.substr(start, text.find('\n', start) - start);
+  if (l.find("bad") != std::string::npos) {
+    Diagnostics::push(db, {"line " + std::to_string(line) + ": " + l});
+    return 1;
+  }
+  return 0;
+}
+
+std::size_t check_file_fn(Db& db, File f) {
+  Diagnostics::push(db, {"checking"});
+  Notes::push(db, {1});
+  const std::string& text = f.get(db, &FileData::text);
+  std::size_t lines = 1, bad = 0;
+  for (char c : text) lines += c == '\n';
+  for (std::size_t i = 0; i < lines; ++i) bad += line_check(db, f, i);
+  for (const std::string& imported : f.get(db, &FileData::imports))
+    if (std::optional<File> g = resolve(db, imported)) bad += check_file(db, *g);
+  Diagnostics::push(db, {"done"});
+  return bad;
+}
+
+std::vector<std::string> messages(const std::vector<Diagnostic>& d) {
+  std::vector<std::string> out;
+  for (const auto& x : d) out.push_back(x.message);
+  return out;
+}
+
+TEST_CASE("accumulated values come in execution order, each query once", "[accumulator]") {
+  Db db;
+  File lib = File::create(db, {.text = "lib\nbad lib line", .imports = {}});
+  File app = File::create(db, {.text = "app\nok\nbad app", .imports = {"lib", "lib"}});
+  db.files = {lib, app};
+  CHECK(messages(relish::accumulated<Diagnostics>(db, check_file, app)) ==
+        std::vector<std::string>{"checking", "line 2: bad app", "checking", "line 1: bad lib line",
+                                 "done", "done"});
+  CHECK(relish::accumulated<Notes>(db, check_file, app).size() == 2);
+  CHECK(messages(relish::accumulated<Diagnostics>(db, line_check, app, std::size_t{2})) ==
+        std::vector<std::string>{"line 2: bad app"});
+}
+
+TEST_CASE("memos reused without re-running keep contributing", "[accumulator][incremental]") {
+  Db db;
+  File lib = File::create(db, {.text = "lib\nbad lib line", .imports = {}});
+  File app = File::create(db, {.text = "app\nok\nbad app", .imports = {"lib"}});
+  db.files = {lib, app};
+  CHECK(relish::accumulated<Diagnostics>(db, check_file, app).size() == 6);
+
+  EventLog log(db);
+  // An edit to lib that keeps its number of bad lines: check_file(lib) re-runs and backdates,
+  // check_file(app) is reused, yet the new message shows up.
+  lib.set(db, &FileData::text, std::string("lib\nbad lib LINE"));
+  CHECK(messages(relish::accumulated<Diagnostics>(db, check_file, app)) ==
+        std::vector<std::string>{"checking", "line 2: bad app", "checking", "line 1: bad lib LINE",
+                                 "done", "done"});
+  const Log executed = log.executed();
+  CHECK(std::find(executed.begin(), executed.end(), "check_file_fn(FileData#1)") ==
+        executed.end());
+
+  // Fixing the bad line removes its diagnostic.
+  lib.set(db, &FileData::text, std::string("lib\nfine"));
+  CHECK(messages(relish::accumulated<Diagnostics>(db, check_file, app)) ==
+        std::vector<std::string>{"checking", "line 2: bad app", "checking", "done", "done"});
+}
+
+TEST_CASE("pushing outside a query is a MisuseError", "[accumulator]") {
+  Db db;
+  CHECK_THROWS_AS(Diagnostics::push(db, {"x"}), relish::MisuseError);
+}
+
+}  // namespace
