@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# Builds relish's examples (Release, build/example) and runs the main one: incdeps, an
-# include-graph analyzer, over /usr/include (about 8,000 headers), replaying the edit script
-# examples/incdeps/edits.txt. Per edit it prints the time and how many queries re-ran,
-# were verified or backdated; --check compares every answer with a from-scratch run.
-# Any arguments replace the defaults, e.g.: bash scripts/run_example.sh /usr/include --edits 20
+# Builds relish's examples (Release, build/example) and runs the main one: pyscope, a ty-style
+# Python analyzer, over the Python standard library on this machine (/usr/lib/python3.11, about
+# 670 files). It checks every file on all cores, replays examples/pyscope/edits.txt (printing
+# per edit the time, how many queries re-ran / were verified / backdated, and the diagnostics
+# that changed), compares every answer with a from-scratch run (--check), and prints the memory
+# report next to mimalloc's own figures.
+#
+#   bash scripts/run_example.sh                  the above
+#   bash scripts/run_example.sh ARGS...          pyscope with your arguments (see its --help)
+#   RELISH_EXAMPLE=incdeps bash scripts/run_example.sh [ARGS...]
+#                                                the include-graph analyzer over /usr/include
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install_deps.sh
 
+example="${RELISH_EXAMPLE:-pyscope}"
 cmake -S . -B build/example \
   -DCMAKE_BUILD_TYPE=Release \
   -DRELISH_BUILD_TESTS=OFF -DRELISH_BUILD_EXAMPLES=ON -DRELISH_BUILD_BENCHMARKS=OFF
-cmake --build build/example -j"$(nproc)" --target incdeps quickstart
+cmake --build build/example -j"$(nproc)" --target "$example"
 
 if (($# == 0)); then
-  set -- /usr/include --script examples/incdeps/edits.txt --check
+  case "$example" in
+    pyscope) set -- --script examples/pyscope/edits.txt --check --memory-report ;;
+    incdeps) set -- /usr/include --script examples/incdeps/edits.txt --check ;;
+  esac
 fi
-./build/example/examples/incdeps/incdeps "$@"
+exec "./build/example/examples/$example/$example" "$@"

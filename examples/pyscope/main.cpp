@@ -671,9 +671,6 @@ int main(int argc, char** argv) {
                 cold_ms, cold_cpu_ms, opt.threads, opt.threads == 1 ? "" : "s", lines,
                 static_cast<unsigned long long>(db.parses.load()),
                 counts_line(counter, db).c_str());
-    if (db.cycle_retries.load())
-      std::printf("  (%llu false CycleErrors retried: relish bug, see diagnose_all)\n",
-                  static_cast<unsigned long long>(db.cycle_retries.load()));
     std::printf("\n== %zu diagnostics ==\n", total);
     for (const auto& [code, n] : by_code) std::printf("  %-22s %zu\n", code.c_str(), n);
     std::sort(by_file.begin(), by_file.end(), [](auto& a, auto& b) { return a.first > b.first; });

@@ -124,8 +124,6 @@ struct Db : relish::Database {
   std::vector<File> analyzed;
   // How many times a module was parsed (a cleared AST re-parsed counts too).
   std::atomic<std::uint64_t> parses{0};
-  // False CycleErrors retried by diagnose_all (see there).
-  std::atomic<std::uint64_t> cycle_retries{0};
   detail::ReuseCache reuse;
 
   // The path of a file, read outside any query.
@@ -1624,18 +1622,7 @@ inline std::vector<std::vector<Diagnostic>> diagnose_all(Db& db, const std::vect
   auto work = [&] {
     try {
       for (std::size_t i; (i = next.fetch_add(1)) < files.size();) {
-        // Work-around for a relish bug (0a7ba07): a thread that has just been woken up from
-        // waiting on this one still looks like it is waiting, and asking it for a memo it owns
-        // throws a false CycleError. The failed query leaves no memo; asking again works.
-        for (int attempt = 1;; ++attempt) {
-          try {
-            out[i] = file_diagnostics(db, files[i]);
-            break;
-          } catch (const relish::CycleError&) {
-            if (attempt == 10) throw;
-            db.cycle_retries.fetch_add(1, std::memory_order_relaxed);
-          }
-        }
+        out[i] = file_diagnostics(db, files[i]);
         if (done) done->fetch_add(1, std::memory_order_relaxed);
       }
     } catch (...) {

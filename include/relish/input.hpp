@@ -77,10 +77,7 @@ class InputIngredient final : public IngredientBase {
   [[noreturn]] void throw_bad_handle(std::uint32_t index, std::uint32_t stamp,
                                      const Runtime& rt) const {
     const std::string h = name() + "#" + std::to_string(index);
-    if (stamp == 0) throw StaleHandleError("null handle " + h + " (default-constructed)");
-    if (stamp_tag(stamp) != rt.tag())
-      throw MisuseError("handle " + h + " belongs to another database");
-    throw StaleHandleError("handle " + h + " does not name a live input");
+    detail::throw_bad_handle(rt.tag(), h, stamp, "handle " + h + " does not name a live input");
   }
 
   template <class M>

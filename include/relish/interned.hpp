@@ -150,10 +150,8 @@ class InternedIngredient final : public IngredientBase {
   [[noreturn]] void throw_bad_handle(const Runtime& rt, std::uint32_t index,
                                      std::uint32_t stamp) const {
     const std::string h = name() + "#" + std::to_string(index);
-    if (stamp == 0) throw StaleHandleError("null handle " + h + " (default-constructed)");
-    if (stamp_tag(stamp) != rt.tag())
-      throw MisuseError("handle " + h + " belongs to another database");
-    throw StaleHandleError("handle " + h + " names an interned value that was reclaimed");
+    detail::throw_bad_handle(rt.tag(), h, stamp,
+                             "handle " + h + " names an interned value that was reclaimed");
   }
 
   InternTable<T> table_;

@@ -272,11 +272,9 @@ class TrackedIngredient final : public IngredientBase {
   [[noreturn]] void throw_bad_handle(const Runtime& rt, std::uint32_t index,
                                      std::uint32_t stamp) const {
     const std::string h = name() + "#" + std::to_string(index);
-    if (stamp == 0) throw StaleHandleError("null handle " + h + " (default-constructed)");
-    if (stamp_tag(stamp) != rt.tag())
-      throw MisuseError("handle " + h + " belongs to another database");
-    throw StaleHandleError("tracked struct " + h +
-                           " was deleted: its creating query ran again without creating it");
+    detail::throw_bad_handle(
+        rt.tag(), h, stamp,
+        "tracked struct " + h + " was deleted: its creating query ran again without creating it");
   }
 
   StableVector<Entity> entities_;

@@ -207,7 +207,7 @@ class FunctionIngredient final : public IngredientBase {
         return reentered_in_verification(rt, *l, key);
       if (rt.claim(*l, m->owner, key)) break;
     }
-    OwnerGuard owner(rt, *l, *m, key);
+    OwnerGuard owner(*l, *m, key);
     if (is_provisional(*m)) return true;  // inside a cycle being iterated: assume changed
     if (m->verified_at.load(std::memory_order_relaxed) == rt.revision())
       return m->changed_at > after;
@@ -428,10 +428,7 @@ class FunctionIngredient final : public IngredientBase {
   // Owns a memo for this thread (claimed) and marks it active for cycle reports.
   class OwnerGuard {
    public:
-    OwnerGuard(Runtime& rt, Local& l, Memo& m, DatabaseKey key) : l_(&l), m_(&m) {
-      (void)rt;
-      l.active.push_back(key);
-    }
+    OwnerGuard(Local& l, Memo& m, DatabaseKey key) : l_(&l), m_(&m) { l.active.push_back(key); }
     OwnerGuard(const OwnerGuard&) = delete;
     OwnerGuard& operator=(const OwnerGuard&) = delete;
     ~OwnerGuard() {
@@ -463,7 +460,7 @@ class FunctionIngredient final : public IngredientBase {
       if (rt.claim(l, m.owner, key)) break;
     }
     {
-      OwnerGuard owner(rt, l, m, key);
+      OwnerGuard owner(l, m, key);
       const Revision now = rt.revision();
       if (is_provisional(m)) {
         if (provisional_is_current(rt, m)) {  // computed in this round of its cycle(s)

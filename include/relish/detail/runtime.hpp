@@ -174,6 +174,15 @@ struct Local {
   const OwnerWord* waiting_word = nullptr;
 };
 
+// The error for a handle that does not name a live entity of this database: `h` renders it
+// ("File#3"), `stale` says what happened to a once-valid one.
+[[noreturn]] inline void throw_bad_handle(std::uint32_t db_tag, const std::string& h,
+                                          std::uint32_t stamp, const std::string& stale) {
+  if (stamp == 0) throw StaleHandleError("null handle " + h + " (default-constructed)");
+  if (stamp_tag(stamp) != db_tag) throw MisuseError("handle " + h + " belongs to another database");
+  throw StaleHandleError(stale);
+}
+
 inline std::uint32_t next_type_id() {
   static std::atomic<std::uint32_t> counter{0};
   return counter.fetch_add(1, std::memory_order_relaxed);
