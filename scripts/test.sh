@@ -2,8 +2,8 @@
 # The test command (the one the README gives and .ci/run runs):
 #
 #   bash scripts/test.sh            everything below, in order
-#   bash scripts/test.sh release    Release build of tests, examples and benchmarks in
-#                                   build/release, then the whole ctest suite
+#   bash scripts/test.sh release    Release build of tests and examples in build/release,
+#                                   then the whole ctest suite (benchmarks: scripts/bench.sh)
 #   bash scripts/test.sh asan       AddressSanitizer + UBSan build of the tests (assertions on)
 #                                   in build/asan, then ctest without the packaging tests
 #   bash scripts/test.sh tsan       ThreadSanitizer build of the tests in build/tsan, then the
@@ -33,7 +33,7 @@ for m in "${modes[@]}"; do
     release)
       cmake -S . -B build/release \
         -DCMAKE_BUILD_TYPE=Release \
-        -DRELISH_BUILD_TESTS=ON -DRELISH_BUILD_EXAMPLES=ON -DRELISH_BUILD_BENCHMARKS=ON
+        -DRELISH_BUILD_TESTS=ON -DRELISH_BUILD_EXAMPLES=ON -DRELISH_BUILD_BENCHMARKS=OFF
       cmake --build build/release -j"$jobs"
       ctest --test-dir build/release --output-on-failure -j"$jobs"
       ;;
