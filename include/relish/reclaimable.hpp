@@ -132,20 +132,25 @@ class ReclaimableSlot {
   // Drops the slot's reference; the next load_or recomputes.
   void clear() noexcept { release_word(word_.exchange(0, std::memory_order_acq_rel)); }
 
-  // Stores `value` only if the slot is empty; returns what the slot holds afterwards.
+  // Stores `value` only if the slot is empty; returns what the slot holds afterwards (never
+  // empty: if another thread clears the value that beat us, we try again).
   Ref<T> store_if_empty(Ref<T> value) noexcept {
     Box* b = value.box_;
     if (!b) return load();
     // Published with its reserve and the slot's reference already in place.
     b->refs.fetch_add(kReserve + 1, std::memory_order_relaxed);
-    std::uint64_t cur = word_.load(std::memory_order_relaxed);
-    while (box_of(cur) == nullptr) {
-      if (word_.compare_exchange_weak(cur, word_of(b), std::memory_order_acq_rel,
-                                      std::memory_order_relaxed))
-        return value;
+    for (;;) {
+      std::uint64_t cur = word_.load(std::memory_order_relaxed);
+      while (box_of(cur) == nullptr) {
+        if (word_.compare_exchange_weak(cur, word_of(b), std::memory_order_acq_rel,
+                                        std::memory_order_relaxed))
+          return value;
+      }
+      if (Ref<T> current = load()) {
+        Ref<T>::release(b, kReserve + 1);  // not stored: give them back (value keeps it alive)
+        return current;
+      }
     }
-    Ref<T>::release(b, kReserve + 1);  // not stored: give them back (value keeps it alive)
-    return load();
   }
 
   bool empty() const noexcept { return (word_.load(std::memory_order_acquire) & kPtrMask) == 0; }
