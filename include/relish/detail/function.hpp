@@ -205,19 +205,26 @@ class FunctionIngredient final : public IngredientBase {
       if (!l) l = &rt.local();
       if (m->owner.owner() == l->id) [[unlikely]]
         return reentered_in_verification(rt, *l, key);
-      if (rt.claim(*l, m->owner, key)) break;
+      if (!rt.claim(*l, m->owner, key)) continue;
+      Wait wait;
+      try {
+        OwnerGuard owner(*l, *m, key);
+        if (is_provisional(*m)) return true;  // inside a cycle being iterated: assume changed
+        if (m->verified_at.load(std::memory_order_relaxed) == rt.revision())
+          return m->changed_at > after;
+        if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
+        Verdict v = verify_or_restart(db, *l, *m, key);
+        if (v == Verdict::changed) {
+          execute(db, *l, *m, key, m->key_stamp, false);
+          if (is_provisional(*m)) return true;
+        }
+        return m->changed_at > after;
+      } catch (const YieldToCycle& y) {
+        if (!(y.release == key)) throw;
+        wait = Wait{y.wait_word, y.wait_owner, y.wait_key};
+      }
+      rt.wait_released(*l, *wait.word, wait.owner, wait.key);
     }
-    OwnerGuard owner(*l, *m, key);
-    if (is_provisional(*m)) return true;  // inside a cycle being iterated: assume changed
-    if (m->verified_at.load(std::memory_order_relaxed) == rt.revision())
-      return m->changed_at > after;
-    if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
-    Verdict v = verify_or_restart(db, *l, *m, key);
-    if (v == Verdict::changed) {
-      execute(db, *l, *m, key, m->key_stamp, false);
-      if (is_provisional(*m)) return true;
-    }
-    return m->changed_at > after;
   }
 
   std::string describe(std::uint32_t, std::uint32_t id) const override {
@@ -261,7 +268,7 @@ class FunctionIngredient final : public IngredientBase {
     for (auto [index, stamp] : drops) {
       Memo* m = memos_.get(index);
       if (m && m->key_stamp == stamp &&
-          (m->verified_at.load(std::memory_order_relaxed) != 0 || is_provisional(*m)))
+          (m->verified_at.load(std::memory_order_relaxed) != 0 || is_provisional(*m) || m->value))
         discard(db, *m);
     }
     evict_values(db);
@@ -385,6 +392,9 @@ class FunctionIngredient final : public IngredientBase {
     // final value (for backdating). A head being executed counts its rounds in `iteration`.
     std::optional<Value> provisional;
     std::vector<CycleHead> heads;
+    // A head's provisional value from its last round depends on the other heads that round
+    // read: whoever reads the value depends on them too.
+    std::vector<CycleHead> head_inputs;
     Durability provisional_durability = Durability::high;
     std::uint32_t iteration = 0;
     bool head_executing = false;
@@ -457,37 +467,52 @@ class FunctionIngredient final : public IngredientBase {
       }
       if (m.owner.owner() == l.id) [[unlikely]]
         return reentered_in_execution(db, l, m, key, stamp);
-      if (rt.claim(l, m.owner, key)) break;
-    }
-    {
-      OwnerGuard owner(l, m, key);
-      const Revision now = rt.revision();
-      if (is_provisional(m)) {
-        if (provisional_is_current(rt, m)) {  // computed in this round of its cycle(s)
-          if (l.depth) l.frames[l.depth - 1].add_cycle_heads(m.extra->heads);
-          rt.record_read(l, key, Durability::low);
-          return *m.extra->provisional;
+      if (!rt.claim(l, m.owner, key)) continue;
+      // Claimed. Either the memo is brought up to date, or this thread lets go of it to wait
+      // for another thread: one computing the cycle it is provisional in, or one it made way
+      // for (YieldToCycle).
+      Wait wait;
+      try {
+        OwnerGuard owner(l, m, key);
+        if (is_provisional(m)) {
+          switch (provisional_round(rt, l, m, wait)) {
+            case Round::current: {  // computed in this round of its cycle(s), on this thread
+              if (l.depth) l.frames[l.depth - 1].add_cycle_heads(m.extra->heads);
+              rt.record_read(l, key, Durability::low);
+              return *m.extra->provisional;
+            }
+            case Round::stale:
+              clear_provisional(m);
+              execute(db, l, m, key, stamp, false);
+              break;
+            case Round::foreign:
+              break;
+          }
+        } else {
+          if (m.key_stamp != stamp && (m.verified_at.load(std::memory_order_relaxed) != 0 || m.value))
+            discard(db, m);  // a memo of another entity that had this index
+          const Revision verified = m.verified_at.load(std::memory_order_relaxed);
+          // A conditional verdict leans on a cycle head still being verified: not good enough
+          // for a value that is about to be used.
+          const bool ok = verified == rt.revision() ||
+                          (verified != 0 && verify_or_restart(db, l, m, key) == Verdict::unchanged);
+          if (!ok || !m.value) execute(db, l, m, key, stamp, ok);
         }
-        clear_provisional(m);
-        execute(db, l, m, key, stamp, false);
-      } else {
-        if (m.verified_at.load(std::memory_order_relaxed) != 0 && m.key_stamp != stamp)
-          discard(db, m);  // a memo of another entity that had this index
-        const Revision verified = m.verified_at.load(std::memory_order_relaxed);
-        // A conditional verdict leans on a cycle head still being verified: not good enough
-        // for a value that is about to be used.
-        const bool ok = verified == now ||
-                        (verified != 0 && verify_or_restart(db, l, m, key) == Verdict::unchanged);
-        if (!ok || !m.value) execute(db, l, m, key, stamp, ok);
+        if (!wait.word) {
+          touch(m, rt.revision());
+          if (is_provisional(m)) {
+            rt.record_read(l, key, Durability::low);
+            return *m.extra->provisional;
+          }
+          rt.record_read(l, key, m.durability);
+          return *m.value;
+        }
+      } catch (const YieldToCycle& y) {
+        if (!(y.release == key)) throw;
+        wait = Wait{y.wait_word, y.wait_owner, y.wait_key};
       }
-      touch(m, now);
-      if (is_provisional(m)) {
-        rt.record_read(l, key, Durability::low);
-        return *m.extra->provisional;
-      }
+      rt.wait_released(l, *wait.word, wait.owner, wait.key);
     }
-    rt.record_read(l, key, m.durability);
-    return *m.value;
   }
 
   // This thread needs a memo it owns: a cycle. A fixpoint query being executed hands out its
@@ -504,7 +529,11 @@ class FunctionIngredient final : public IngredientBase {
           return cycle_start(d, a...);
         }));
       }
-      if (l.depth) l.frames[l.depth - 1].add_cycle_heads({CycleHead{key, x.iteration}});
+      if (l.depth) {
+        Frame& reader = l.frames[l.depth - 1];
+        reader.add_cycle_heads({CycleHead{key, x.iteration}});
+        reader.add_cycle_heads(x.head_inputs);
+      }
       rt.record_read(l, key, Durability::low);
       return *x.provisional;
     } else {
@@ -537,11 +566,36 @@ class FunctionIngredient final : public IngredientBase {
     return m.provisional.load(std::memory_order_acquire);
   }
 
-  // Were all the cycle rounds this provisional value was computed in still the current ones?
-  static bool provisional_is_current(const Runtime& rt, const Memo& m) {
-    for (const CycleHead& h : m.extra->heads)
-      if (rt.ingredient_at(h.head).cycle_iteration(h.head.key) != h.iteration) return false;
-    return true;
+  // A memo owned by another thread that this one must wait for before asking again.
+  struct Wait {
+    OwnerWord* word = nullptr;
+    std::uint32_t owner = 0;
+    DatabaseKey key;
+  };
+
+  enum class Round : std::uint8_t { current, stale, foreign };
+
+  // Is a provisional value usable here? `current`: every cycle round it was computed in is
+  // still running, on this thread. `foreign`: another thread is iterating one of its heads
+  // (`wait` says which); its provisional values are not ours to read, its final ones will be.
+  // `stale`: computed in a round or an iteration that is over.
+  static Round provisional_round(Runtime& rt, const Local& l, const Memo& m, Wait& wait) {
+    for (const CycleHead& h : m.extra->heads) {
+      IngredientBase& head = rt.ingredient_at(h.head);
+      OwnerWord* word = head.owner_word(h.head.key);
+      const std::uint32_t owner = word ? word->owner() : 0;
+      if (owner != 0 && owner != l.id) {
+        wait = Wait{word, owner, h.head};
+        return Round::foreign;
+      }
+    }
+    for (const CycleHead& h : m.extra->heads) {
+      const OwnerWord* word = rt.ingredient_at(h.head).owner_word(h.head.key);
+      if (!word || word->owner() != l.id ||
+          rt.ingredient_at(h.head).cycle_iteration(h.head.key) != h.iteration)
+        return Round::stale;
+    }
+    return Round::current;
   }
 
   static void clear_provisional(Memo& m) noexcept {
@@ -613,14 +667,13 @@ class FunctionIngredient final : public IngredientBase {
       return keys_.invoke(db, key.key, stamp,
                           [](Db& d, const auto&... a) -> Value { return F(d, a...); });
     } catch (const Cancelled&) {
-      // Not this query's failure: the old memo stays as it was (a later re-run can still
-      // backdate against it); only entities this attempt newly created are dropped.
-      std::vector<DatabaseKey> made = std::move(f.created);
-      --l.depth;
-      rt.emit(EventKind::did_execute, key);
-      const std::vector<DatabaseKey>* old = m.created();
-      for (DatabaseKey e : made)
-        if (!old || std::find(old->begin(), old->end(), e) == old->end()) rt.delete_entity(db, e);
+      abandon_run(db, l, m, key, f);
+      throw;
+    } catch (const YieldToCycle&) {
+      abandon_run(db, l, m, key, f);
+      throw;
+    } catch (const RestartVerification&) {
+      abandon_run(db, l, m, key, f);
       throw;
     } catch (...) {
       std::vector<DatabaseKey> made = std::move(f.created);
@@ -631,6 +684,19 @@ class FunctionIngredient final : public IngredientBase {
       for (DatabaseKey e : made) rt.delete_entity(db, e);
       throw;
     }
+  }
+
+  // An execution interrupted through no fault of its own (cancelled, making way for another
+  // thread, or a cycle head restarting from scratch): the old memo stays as it was (a later re-run can still backdate against
+  // it); only entities this attempt newly created are dropped.
+  void abandon_run(Db& db, Local& l, Memo& m, DatabaseKey key, Frame& f) {
+    Runtime& rt = db.runtime();
+    std::vector<DatabaseKey> made = std::move(f.created);
+    --l.depth;
+    rt.emit(EventKind::did_execute, key);
+    const std::vector<DatabaseKey>* old = m.created();
+    for (DatabaseKey e : made)
+      if (!old || std::find(old->begin(), old->end(), e) == old->end()) rt.delete_entity(db, e);
   }
 
   // Runs the function and stores the result; the caller owns m. `verified`: the old memo's
@@ -647,6 +713,7 @@ class FunctionIngredient final : public IngredientBase {
       x.head_executing = true;
       x.iteration = 0;
       x.provisional.reset();
+      x.head_inputs.clear();
       const std::size_t mark = l.provisional.size();
       struct HeadDone {
         Memo& m;
@@ -680,6 +747,7 @@ class FunctionIngredient final : public IngredientBase {
                                 " fixpoint iterations"});
             }
             ++x.iteration;
+            x.head_inputs = f.cycle_heads;
             x.provisional = CycleRecover<Cycle>::apply(db, std::move(result), x.iteration, key,
                                                        stamp, keys_);
             --l.depth;  // next round: a fresh frame
@@ -690,20 +758,24 @@ class FunctionIngredient final : public IngredientBase {
         // Converged: what was computed against this head's last round becomes final.
         x.head_executing = false;
         x.provisional.reset();
-        finalize_round(db, l, key, mark);
+        finalize_round(db, l, key, x.iteration, f.cycle_heads, mark);
         finish(db, l, m, key, stamp, false, std::move(result));
         return;
       }
     }
   }
 
-  // Memos computed provisionally since `mark` drop `head`; those with no head left are final.
-  static void finalize_round(Db& db, Local& l, DatabaseKey head, std::size_t mark) {
+  // Memos computed provisionally since `mark` drop `head`, which converged in round
+  // `iteration` on a value provisional on the heads `outer`: they now depend on those instead.
+  // Those with no head left are final.
+  static void finalize_round(Db& db, Local& l, DatabaseKey head, std::uint32_t iteration,
+                             const std::vector<CycleHead>& outer, std::size_t mark) {
     Runtime& rt = db.runtime();
     std::vector<DatabaseKey> still;
     for (std::size_t i = mark; i < l.provisional.size(); ++i) {
       const DatabaseKey k = l.provisional[i];
-      if (rt.ingredient_at(k).finalize_provisional(db, k.key, head)) still.push_back(k);
+      if (rt.ingredient_at(k).finalize_provisional(db, k.key, head, iteration, outer))
+        still.push_back(k);
     }
     l.provisional.resize(mark);
     l.provisional.insert(l.provisional.end(), still.begin(), still.end());
@@ -780,16 +852,52 @@ class FunctionIngredient final : public IngredientBase {
     return m->extra->iteration;
   }
 
-  bool finalize_provisional(Database& base, std::uint32_t id, DatabaseKey head) override {
+  OwnerWord* owner_word(std::uint32_t id) override {
+    Memo* m = memos_.get(id);
+    return m ? &m->owner : nullptr;
+  }
+
+  bool finalize_provisional(Database& base, std::uint32_t id, DatabaseKey head,
+                            std::uint32_t iteration,
+                            const std::vector<CycleHead>& outer) override {
     Memo* m = memos_.get(id);
     if (!m || !is_provisional(*m)) return false;
+    Runtime& rt = base.runtime();
+    Local& l = rt.local();
+    const DatabaseKey key{first_index(), id};
+    // Other threads may be looking at it (to find they must wait for this cycle): own it.
+    const bool mine = m->owner.owner() == l.id;
+    if (!mine)
+      while (!rt.claim(l, m->owner, key)) {
+      }
+    struct Release {
+      Memo* m;
+      bool active;
+      ~Release() {
+        if (active) m->owner.release();
+      }
+    } release{m, !mine};
+    if (!is_provisional(*m)) return false;
     MemoExtra& x = *m->extra;
-    std::erase_if(x.heads, [&](const CycleHead& h) { return h.head == head; });
+    const auto h = std::find_if(x.heads.begin(), x.heads.end(),
+                                [&](const CycleHead& c) { return c.head == head; });
+    if (h != x.heads.end() && h->iteration != iteration) {
+      // Read in an earlier round only: its value is stale and its dependencies are not the
+      // old value's. Unverified until re-executed; the old value stays for backdating.
+      clear_provisional(*m);
+      m->verified_at.store(0, std::memory_order_release);
+      return false;
+    }
+    if (h == x.heads.end()) return true;  // not computed in this cycle
+    x.heads.erase(h);
+    for (const CycleHead& o : outer) {
+      if (std::none_of(x.heads.begin(), x.heads.end(),
+                       [&](const CycleHead& c) { return c.head == o.head; }))
+        x.heads.push_back(o);
+    }
     if (!x.heads.empty()) return true;
     m->provisional.store(false, std::memory_order_release);
-    Runtime& rt = base.runtime();
     const Revision now = rt.revision();
-    const DatabaseKey key{first_index(), id};
     if (backdates(*m, x.provisional_durability, *x.provisional)) {
       rt.emit(EventKind::did_backdate, key);
     } else {

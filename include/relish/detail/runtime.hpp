@@ -7,7 +7,8 @@
 // writer waits until no thread is inside the database, then bumps the revision. Entering the
 // database costs a reader a relaxed store and a compiler barrier (see AsymmetricFence).
 // A memo being computed is owned by one thread; others asking for it block on it, and a
-// wait-for graph turns a cross-thread cycle into a CycleError instead of a deadlock.
+// wait-for graph never lets a cycle of threads deadlock: the thread that would close it gives
+// way (YieldToCycle), so the cycle runs on one thread, as a fixpoint or as a CycleError.
 #pragma once
 
 #include <algorithm>
@@ -52,6 +53,13 @@ namespace relish::detail {
 
 class Runtime;
 
+// A cycle head a provisional value depends on, and the head's iteration it was computed in.
+struct CycleHead {
+  DatabaseKey head;
+  std::uint32_t iteration;
+  friend bool operator==(const CycleHead&, const CycleHead&) = default;
+};
+
 // Something that owns part of the dependency graph: a query's memos, an input's fields...
 // An ingredient may span several consecutive ingredient indices ("sub" ingredients), one per
 // field, so that a dependency names a single field.
@@ -81,11 +89,18 @@ class IngredientBase {
     return {};
   }
   // Fixpoint iteration: the current iteration of memo `key` if it is a cycle head being
-  // computed on this thread, else -1.
+  // computed, else -1. Only the thread that owns the memo may ask.
   virtual std::int64_t cycle_iteration(std::uint32_t /*key*/) const { return -1; }
-  // The cycle `head` converged: memo `key`, provisional on it, drops it from its heads and
-  // becomes final if no head is left. Returns true if still provisional (on outer heads).
-  virtual bool finalize_provisional(Database&, std::uint32_t /*key*/, DatabaseKey /*head*/) {
+  // The ownership word of memo `key` (nullptr for ingredients without memos): who is computing
+  // a cycle head, for threads that meet another thread's provisional values.
+  virtual OwnerWord* owner_word(std::uint32_t /*key*/) { return nullptr; }
+  // The cycle `head` converged in round `iteration`, on a value provisional on the heads
+  // `outer`: memo `key`, provisional on it, trades it for those, and becomes final if no head
+  // is left; a value from an earlier round is stale and dropped. Returns true if still
+  // provisional.
+  virtual bool finalize_provisional(Database&, std::uint32_t /*key*/, DatabaseKey /*head*/,
+                                    std::uint32_t /*iteration*/,
+                                    const std::vector<CycleHead>& /*outer*/) {
     return false;
   }
   // Accumulators: appends the values of accumulator `type` that memo `key` and everything it
@@ -117,12 +132,19 @@ struct Accumulated {
   std::shared_ptr<const void> value;
 };
 
-// A cycle head a provisional value depends on, and the head's iteration it was computed in.
-struct CycleHead {
-  DatabaseKey head;
-  std::uint32_t iteration;
-  friend bool operator==(const CycleHead&, const CycleHead&) = default;
+// Thrown inside relish when waiting would close a cycle of threads: this thread gives up the
+// memo `release` that another thread of the cycle is waiting for (unwinding the queries it ran
+// on top of it, which keep their old memos, as on cancellation), waits until `wait_key`'s
+// owner is done, and then asks again. The cycle then runs on one thread, where a fixpoint
+// iterates and anything else is a CycleError: the outcome of some single-threaded order.
+// Not a std::exception, so that user code's `catch (const std::exception&)` lets it through.
+struct YieldToCycle {
+  DatabaseKey release;
+  OwnerWord* wait_word;
+  std::uint32_t wait_owner;
+  DatabaseKey wait_key;
 };
+
 
 // One query execution in progress: what it has read so far.
 struct Frame {
@@ -325,17 +347,22 @@ class Runtime {
   // is pending, entering waits for it to finish first.
   class ReaderScope {
    public:
-    ReaderScope(Runtime& rt, Local& l) : rt_(rt), l_(l) {
+    ReaderScope(Runtime& rt, Local& l) : l_(l) {
       if (l.scope_depth++ == 0) rt.enter(l);
     }
     ReaderScope(const ReaderScope&) = delete;
     ReaderScope& operator=(const ReaderScope&) = delete;
     ~ReaderScope() {
-      if (--l_.scope_depth == 0) l_.in_db.store(false, std::memory_order_release);
+      if (--l_.scope_depth == 0) {
+        // Left by iterations that were unwound (an error, cancellation, making way for
+        // another thread): their memos stay provisional on heads that are over, i.e. stale.
+        if (!l_.provisional.empty()) [[unlikely]]
+          l_.provisional.clear();
+        l_.in_db.store(false, std::memory_order_release);
+      }
     }
 
    private:
-    Runtime& rt_;
     Local& l_;
   };
 
@@ -410,8 +437,8 @@ class Runtime {
 
   // Claims `owner` (a memo's owner word) for this thread. Returns true if claimed; false after
   // waiting for another thread that owned it (the caller re-reads the memo and retries).
-  // Throws CycleError if this thread owns it already, or if waiting would close a cycle of
-  // threads waiting on each other.
+  // Throws CycleError if this thread owns it already, and YieldToCycle if waiting would close
+  // a cycle of threads waiting on each other.
   bool claim(Local& l, OwnerWord& owner, DatabaseKey key) {
     const std::uint32_t current = owner.try_claim(l.id);
     if (current == 0) [[likely]]
@@ -419,6 +446,11 @@ class Runtime {
     if (current == l.id) throw_cycle(l, key);
     block_on(l, owner, current, key);
     return false;
+  }
+
+  // Waits until thread `owner_id` no longer owns `owner` (memo `key`), as `claim` does.
+  void wait_released(Local& l, OwnerWord& owner, std::uint32_t owner_id, DatabaseKey key) {
+    block_on(l, owner, owner_id, key);
   }
 
   // ---- events -------------------------------------------------------------------------
@@ -501,15 +533,10 @@ class Runtime {
       LockGuard lock(locals_mu_);
       if (owner.owner() != owner_id) return;  // let go meanwhile: the caller retries
       Local* o = by_local_id_[owner_id - 1];
+      // Edges are only added here, under the lock, after this check: the graph stays acyclic.
       for (Local* p = o; p; p = blocked_on(p)) {
-        if (p == &l) {
-          std::vector<std::string> path;
-          path.push_back(current_query(l));
-          path.push_back(describe(key) + " (computing on another thread)");
-          for (Local* q = o; q != &l; q = blocked_on(q))
-            path.push_back(describe(q->waiting_for) + " (computing on another thread)");
-          throw CycleError(std::move(path));
-        }
+        if (blocked_on(p) == &l)  // p waits for a memo of ours: we make way
+          throw YieldToCycle{p->waiting_for, &owner, owner_id, key};
       }
       l.waiting_on = o;
       l.waiting_for = key;
