@@ -395,6 +395,10 @@ class FunctionIngredient final : public IngredientBase {
     // A head's provisional value from its last round depends on the other heads that round
     // read: whoever reads the value depends on them too.
     std::vector<CycleHead> head_inputs;
+    // What the earlier rounds of a memo re-run in a later round read: the iteration's outcome
+    // depends on them, so its next (final) memo keeps them as dependencies.
+    std::vector<DatabaseKey> carried;
+    Durability carried_durability = Durability::high;
     Durability provisional_durability = Durability::high;
     std::uint32_t iteration = 0;
     bool head_executing = false;
@@ -482,6 +486,7 @@ class FunctionIngredient final : public IngredientBase {
               return *m.extra->provisional;
             }
             case Round::stale:
+              carry_over(m);
               clear_provisional(m);
               execute(db, l, m, key, stamp, false);
               break;
@@ -721,6 +726,10 @@ class FunctionIngredient final : public IngredientBase {
           if (m.extra) m.extra->head_executing = false;
         }
       } head_done{m};
+      // The value a fixpoint reaches depends on every round of the iteration: what earlier
+      // rounds read (say, an input read only while the value was still small) stays a
+      // dependency of the final memo.
+      Rounds earlier;
       for (;;) {
         Value result = run(db, l, m, key, stamp);
         Frame& f = l.frames[l.depth - 1];
@@ -728,7 +737,8 @@ class FunctionIngredient final : public IngredientBase {
                                        [&](const CycleHead& h) { return h.head == key; });
         if (self == f.cycle_heads.end()) {  // no cycle came back here
           x.head_executing = false;
-          finish(db, l, m, key, stamp, verified, std::move(result));
+          earlier.merge_into(f);
+          finish(db, l, m, key, stamp, verified && x.iteration == 0, std::move(result));
           return;
         }
         f.cycle_heads.erase(self);
@@ -748,6 +758,7 @@ class FunctionIngredient final : public IngredientBase {
             }
             ++x.iteration;
             x.head_inputs = f.cycle_heads;
+            earlier.add(f);
             x.provisional = CycleRecover<Cycle>::apply(db, std::move(result), x.iteration, key,
                                                        stamp, keys_);
             --l.depth;  // next round: a fresh frame
@@ -758,11 +769,57 @@ class FunctionIngredient final : public IngredientBase {
         // Converged: what was computed against this head's last round becomes final.
         x.head_executing = false;
         x.provisional.reset();
+        earlier.merge_into(f);
         finalize_round(db, l, key, x.iteration, f.cycle_heads, mark);
         finish(db, l, m, key, stamp, false, std::move(result));
         return;
       }
     }
+  }
+
+  // What the earlier rounds of a fixpoint iteration read: dependencies, their durability, and
+  // outer cycle heads.
+  struct Rounds {
+    std::vector<DatabaseKey> deps;
+    std::vector<CycleHead> heads;
+    Durability durability = Durability::high;
+
+    void add(const Frame& f) {
+      deps.insert(deps.end(), f.deps.begin(), f.deps.end());
+      heads.insert(heads.end(), f.cycle_heads.begin(), f.cycle_heads.end());
+      durability = std::min(durability, f.durability);
+    }
+    // Appends them to the last round's frame, after its own (read first, as the most likely
+    // to have changed), each once.
+    void merge_into(Frame& f) const {
+      if (deps.empty() && heads.empty()) return;
+      append_missing(f.deps, deps.data(), deps.size());
+      f.add_cycle_heads(heads);
+      f.durability = std::min(f.durability, durability);
+    }
+  };
+
+  // Appends the keys of `extra` that `into` lacks, in order, each once.
+  static void append_missing(std::vector<DatabaseKey>& into, const DatabaseKey* extra,
+                             std::size_t n) {
+    absl::flat_hash_set<DatabaseKey> seen(into.begin(), into.end());
+    for (std::size_t i = 0; i < n; ++i)
+      if (seen.insert(extra[i]).second) into.push_back(extra[i]);
+  }
+
+  // A provisional memo from an earlier round is about to be re-run: keep what it read.
+  static void carry_over(Memo& m) {
+    MemoExtra& x = *m.extra;
+    append_missing(x.carried, m.deps.data(), m.deps.size());
+    x.carried_durability = std::min(x.carried_durability, x.provisional_durability);
+  }
+
+  static void take_carried(Memo& m, Frame& f) {
+    if (!m.extra || m.extra->carried.empty()) return;
+    append_missing(f.deps, m.extra->carried.data(), m.extra->carried.size());
+    f.durability = std::min(f.durability, m.extra->carried_durability);
+    m.extra->carried.clear();
+    m.extra->carried_durability = Durability::high;
   }
 
   // Memos computed provisionally since `mark` drop `head`, which converged in round
@@ -803,6 +860,7 @@ class FunctionIngredient final : public IngredientBase {
       if (byte_budget_ != 0)
         m.ensure_extra().value_bytes = sizeof(Value) + relish::heap_size(*m.value);
     }
+    take_carried(m, f);
     m.deps.assign(f.deps);
     m.changed_at = changed_at;
     m.durability = f.durability;
@@ -834,6 +892,7 @@ class FunctionIngredient final : public IngredientBase {
     m.provisional.store(true, std::memory_order_release);
     x.provisional_durability = f.durability;
     x.accumulated = std::move(f.accumulated);
+    take_carried(m, f);
     m.deps.assign(f.deps);
     m.key_stamp = stamp;
     std::vector<DatabaseKey> created = std::move(f.created);
