@@ -338,7 +338,6 @@ class FunctionIngredient final : public IngredientBase {
   }
 
   // ---- introspection (tests, reports) ----
-  std::uint32_t memo_capacity() const noexcept { return memos_.size(); }
   bool has_value(std::uint32_t id) const noexcept {
     const Memo* m = memos_.get(id);
     return m && m->value.has_value();
@@ -402,6 +401,10 @@ class FunctionIngredient final : public IngredientBase {
     Durability provisional_durability = Durability::high;
     std::uint32_t iteration = 0;
     bool head_executing = false;
+    // Round 0 started while it was still being verified (see reentered_in_execution), with
+    // l.provisional's size then.
+    bool early_start = false;
+    std::size_t early_mark = 0;
   };
 
   struct Memo {
@@ -447,6 +450,10 @@ class FunctionIngredient final : public IngredientBase {
     OwnerGuard& operator=(const OwnerGuard&) = delete;
     ~OwnerGuard() {
       l_->active.pop_back();
+      if (m_->extra) [[unlikely]] {  // a round 0 started early ends with the claim
+        m_->extra->head_executing = false;
+        m_->extra->early_start = false;
+      }
       m_->owner.release();
     }
 
@@ -505,7 +512,8 @@ class FunctionIngredient final : public IngredientBase {
         }
         if (!wait.word) {
           touch(m, rt.revision());
-          if (is_provisional(m)) {
+          if (is_provisional(m)) {  // its reader is provisional on the same heads
+            if (l.depth) l.frames[l.depth - 1].add_cycle_heads(m.extra->heads);
             rt.record_read(l, key, Durability::low);
             return *m.extra->provisional;
           }
@@ -526,7 +534,24 @@ class FunctionIngredient final : public IngredientBase {
   const Value& reentered_in_execution(Db& db, Local& l, Memo& m, DatabaseKey key,
                                       std::uint32_t stamp) {
     Runtime& rt = db.runtime();
-    if (!executing(l, key)) throw RestartVerification{key};
+    if (!executing(l, key)) {
+      if constexpr (kCycle == 0) {
+        throw RestartVerification{key};
+      } else {
+        // Being verified further up, and the re-run of a changed dependency needs it: that
+        // re-run is provisional on it, so the verification will report a change and execute
+        // it. Start its round 0 here rather than unwinding; the round's memos are kept.
+        MemoExtra& x = m.ensure_extra();
+        if (!x.head_executing) {
+          x.head_executing = true;
+          x.early_start = true;
+          x.early_mark = l.provisional.size();
+          x.iteration = 0;
+          x.provisional.reset();
+          x.head_inputs.clear();
+        }
+      }
+    }
     if constexpr (kCycle != 0) {
       MemoExtra& x = *m.extra;  // an executing fixpoint query always has one
       if (!x.provisional) {
@@ -715,11 +740,14 @@ class FunctionIngredient final : public IngredientBase {
     } else {
       Runtime& rt = db.runtime();
       MemoExtra& x = m.ensure_extra();
+      // Memos computed provisionally from here on (or since round 0 started early) are this
+      // iteration's.
+      const std::size_t mark = x.early_start ? x.early_mark : l.provisional.size();
+      x.early_start = false;
       x.head_executing = true;
       x.iteration = 0;
       x.provisional.reset();
       x.head_inputs.clear();
-      const std::size_t mark = l.provisional.size();
       struct HeadDone {
         Memo& m;
         ~HeadDone() {
@@ -896,9 +924,7 @@ class FunctionIngredient final : public IngredientBase {
     m.deps.assign(f.deps);
     m.key_stamp = stamp;
     std::vector<DatabaseKey> created = std::move(f.created);
-    const std::vector<CycleHead> heads = f.cycle_heads;
     --l.depth;
-    if (l.depth) l.frames[l.depth - 1].add_cycle_heads(heads);
     l.provisional.push_back(key);
     rt.emit(EventKind::did_execute, key);
     diff_created(db, m, created);
