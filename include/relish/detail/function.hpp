@@ -798,7 +798,12 @@ class FunctionIngredient final : public IngredientBase {
         x.head_executing = false;
         x.provisional.reset();
         earlier.merge_into(f);
-        finalize_round(db, l, key, x.iteration, f.cycle_heads, mark);
+        try {
+          finalize_round(db, l, key, x.iteration, f.cycle_heads, mark);
+        } catch (...) {  // waiting for a memo another thread holds: as if the round failed
+          abandon_run(db, l, m, key, f);
+          throw;
+        }
         finish(db, l, m, key, stamp, false, std::move(result));
         return;
       }
