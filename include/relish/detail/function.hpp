@@ -717,8 +717,8 @@ class FunctionIngredient final : public IngredientBase {
   }
 
   // An execution interrupted through no fault of its own (cancelled, making way for another
-  // thread, or a cycle head restarting from scratch): the old memo stays as it was (a later re-run can still backdate against
-  // it); only entities this attempt newly created are dropped.
+  // thread, or a cycle head restarting from scratch): the old memo stays as it was (a later
+  // re-run can still backdate against it); only entities this attempt newly created are dropped.
   void abandon_run(Db& db, Local& l, Memo& m, DatabaseKey key, Frame& f) {
     Runtime& rt = db.runtime();
     std::vector<DatabaseKey> made = std::move(f.created);
