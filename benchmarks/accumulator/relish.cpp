@@ -32,7 +32,12 @@
 
 #include <relish/relish.hpp>
 
+#include "../common/counters.hpp"
+
 namespace {
+
+using relish_bench::per_item;
+using relish_bench::count_one_iteration;
 
 constexpr std::size_t kInputs = 128;
 constexpr std::size_t kExpressions = 1000;
@@ -105,32 +110,9 @@ struct Fixture {
   }
 };
 
-// Time per item: the counter is divided by iterations and inverted, so it prints seconds (with
-// an SI prefix: "12.3n" is 12.3 ns) per item.
-benchmark::Counter per_item(double items_per_iteration) {
-  return benchmark::Counter(items_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
-                                                     benchmark::Counter::kInvert);
-}
-
 void set_counters(benchmark::State& state) {
   state.counters["ns_per_input"] = per_item(kInputs);
   state.counters["ns_per_memo"] = per_item(kInputs * kMemosPerRoot);
-}
-
-// Queries executed and memos deep-verified by one call of `step` (untimed; the observer is
-// installed only for this pass).
-template <class Step>
-void count_one_iteration(benchmark::State& state, Db& db, Step&& step) {
-  std::size_t executed = 0;
-  std::size_t validated = 0;
-  db.on_event([&](const relish::Event& e) {
-    if (e.kind == relish::EventKind::will_execute) ++executed;
-    if (e.kind == relish::EventKind::did_validate_memoized_value) ++validated;
-  });
-  step();
-  db.on_event({});
-  state.counters["executed"] = static_cast<double>(executed);
-  state.counters["validated"] = static_cast<double>(validated);
 }
 
 void BM_relish_accumulated_warm(benchmark::State& state) {

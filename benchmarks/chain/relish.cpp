@@ -52,7 +52,11 @@
 
 #include <relish/relish.hpp>
 
+#include "../common/counters.hpp"
+
 namespace {
+
+using relish_bench::per_item;
 
 struct NumData {
   std::size_t value;
@@ -100,11 +104,6 @@ inline constexpr relish::Query<chain_fn> chain;
 }
 
 // ---- helpers -----------------------------------------------------------------------------
-
-benchmark::Counter per_item(double items_per_iteration) {
-  return benchmark::Counter(items_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
-                                                     benchmark::Counter::kInvert);
-}
 
 // What one edit does, counted in an untimed pass after the timed loop: the observer is
 // installed only here, so the timed loop emits no events.

@@ -33,7 +33,11 @@
 
 #include <relish/relish.hpp>
 
+#include "../common/counters.hpp"
+
 namespace {
+
+using relish_bench::per_item;
 
 constexpr std::size_t kMany = 256;
 constexpr std::size_t kTrackedFew = 32;
@@ -149,11 +153,6 @@ using TrackedValue = relish::Tracked<TrackedValueData>;
 inline constexpr relish::Query<create_tracked_fn> create_tracked;
 
 // ---- harness ----
-
-benchmark::Counter per_item(double items_per_iteration) {
-  return benchmark::Counter(items_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
-                                                     benchmark::Counter::kInvert);
-}
 
 // Each timed iteration runs `run` once on each of `batch` fixtures made by `setup`, which (like
 // their destruction) is not timed.

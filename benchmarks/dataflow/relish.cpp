@@ -45,7 +45,11 @@
 
 #include <relish/relish.hpp>
 
+#include "../common/counters.hpp"
+
 namespace {
+
+using relish_bench::count_one_iteration;
 
 struct DefData;
 using Def = relish::Input<DefData>;
@@ -124,22 +128,6 @@ Type infer_def_fn(Db& db, Def d) {
   const Type inc = Type::of({d.get(db, &DefData::increment)});
   const std::optional<Use>& base = d.get(db, &DefData::base);
   return base ? add(infer_use(db, *base), inc) : inc;
-}
-
-// Queries executed and memos deep-verified by one call of `step` (untimed; the observer is
-// installed only for this pass).
-template <class Step>
-void count_one_iteration(benchmark::State& state, Db& db, Step&& step) {
-  std::size_t executed = 0;
-  std::size_t validated = 0;
-  db.on_event([&](const relish::Event& e) {
-    if (e.kind == relish::EventKind::will_execute) ++executed;
-    if (e.kind == relish::EventKind::did_validate_memoized_value) ++validated;
-  });
-  step();
-  db.on_event({});
-  state.counters["executed"] = static_cast<double>(executed);
-  state.counters["validated"] = static_cast<double>(validated);
 }
 
 // ---- converge_diverge -------------------------------------------------------------------

@@ -18,7 +18,11 @@
 
 #include <relish/relish.hpp>
 
+#include "../common/counters.hpp"
+
 namespace {
+
+using relish_bench::per_item;
 
 struct NumData {
   std::uint64_t value;
@@ -42,11 +46,6 @@ constexpr std::size_t kCapacity = 256;
 inline constexpr relish::Query<plain_fn> plain;
 inline constexpr relish::Query<lru_fn, relish::Options{.lru = 2 * kHits}> with_lru;
 inline constexpr relish::Query<bounded_fn, relish::Options{.lru = kCapacity}> bounded;
-
-benchmark::Counter per_item(double items_per_iteration) {
-  return benchmark::Counter(items_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
-                                                     benchmark::Counter::kInvert);
-}
 
 struct Setup {
   Db db;

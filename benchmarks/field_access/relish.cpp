@@ -26,7 +26,11 @@
 
 #include <relish/relish.hpp>
 
+#include "../common/counters.hpp"
+
 namespace {
+
+using relish_bench::per_item;
 
 constexpr std::size_t kMany = 256;
 constexpr std::size_t kBatch = 16;
@@ -117,11 +121,6 @@ std::unique_ptr<Fixture> make_fixture(Kind kind) {
   }
   fx->dummy = InputValue::create(fx->db, {0});
   return fx;
-}
-
-benchmark::Counter per_item(double items_per_iteration) {
-  return benchmark::Counter(items_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
-                                                     benchmark::Counter::kInvert);
 }
 
 template <class Run>

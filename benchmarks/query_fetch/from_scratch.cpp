@@ -12,7 +12,11 @@
 #include <cstddef>
 #include <vector>
 
+#include "../common/counters.hpp"
+
 namespace {
+
+using relish_bench::per_item;
 
 constexpr std::size_t kTrees = 256;
 constexpr std::size_t kQueriesPerTree = 7;
@@ -37,11 +41,6 @@ constexpr std::size_t kQueriesPerTree = 7;
 }
 [[gnu::noinline]] std::size_t root_fn(const std::vector<std::size_t>& v, std::size_t i) {
   return branch_a_fn(v, i) + branch_b_fn(v, i);
-}
-
-benchmark::Counter per_item(double items_per_iteration) {
-  return benchmark::Counter(items_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
-                                                     benchmark::Counter::kInvert);
 }
 
 // All 256 roots, every one of the 7 functions per tree called each time.

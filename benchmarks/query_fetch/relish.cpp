@@ -38,7 +38,12 @@
 
 #include <relish/relish.hpp>
 
+#include "../common/counters.hpp"
+
 namespace {
+
+using relish_bench::per_item;
+using relish_bench::count_one_iteration;
 
 struct NumData {
   std::size_t value;
@@ -84,30 +89,6 @@ struct Fixture {
   }
 };
 
-// Time per item: the counter is divided by iterations and inverted, so it prints seconds (with
-// an SI prefix: "12.3n" is 12.3 ns) per item.
-benchmark::Counter per_item(double items_per_iteration) {
-  return benchmark::Counter(items_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
-                                                     benchmark::Counter::kInvert);
-}
-
-// What one iteration does, counted in an untimed pass after the timed loop (the observer is
-// installed only for this pass, so the timed loop emits no events): queries executed and memos
-// verified without running (deep or by the durability shortcut).
-template <class Step>
-void count_one_iteration(benchmark::State& state, Fixture& fx, Step&& step) {
-  std::size_t executed = 0;
-  std::size_t validated = 0;
-  fx.db.on_event([&](const relish::Event& e) {
-    if (e.kind == relish::EventKind::will_execute) ++executed;
-    if (e.kind == relish::EventKind::did_validate_memoized_value) ++validated;
-  });
-  step();
-  fx.db.on_event({});
-  state.counters["executed"] = static_cast<double>(executed);
-  state.counters["validated"] = static_cast<double>(validated);
-}
-
 // (a) Memo hit in the same revision: only `root` is touched; the fast path in fetch.
 void BM_relish_a_hit(benchmark::State& state) {
   Fixture fx(relish::Durability::low);
@@ -148,7 +129,7 @@ void BM_relish_c_deep_verify(benchmark::State& state) {
     fx.query_all();
   };
   for (auto _ : state) step();
-  count_one_iteration(state, fx, step);  // validated = 1,792, executed = 0
+  count_one_iteration(state, fx.db, step);  // validated = 1,792, executed = 0
   state.counters["ns_per_root"] = per_item(kTrees);
   state.counters["ns_per_memo"] = per_item(kTrees * kQueriesPerTree);
   state.counters["ns_per_edge"] = per_item(kTrees * kEdgesPerTree);
@@ -171,7 +152,7 @@ void BM_relish_d_reexecute(benchmark::State& state) {
     state.ResumeTiming();
     fx.query_all();
   }
-  count_one_iteration(state, fx, [&] {  // executed = 1,792, validated = 0
+  count_one_iteration(state, fx.db, [&] {  // executed = 1,792, validated = 0
     ++k;
     for (std::size_t i = 0; i < kTrees; ++i)
       fx.inputs[i].set(fx.db, &NumData::value, k * kTrees + i);
@@ -195,7 +176,7 @@ void BM_relish_e_durability_shortcut(benchmark::State& state) {
     fx.query_all();
   };
   for (auto _ : state) step();
-  count_one_iteration(state, fx, step);  // validated = 256 (the roots only), executed = 0
+  count_one_iteration(state, fx.db, step);  // validated = 256 (the roots only), executed = 0
   state.counters["ns_per_root"] = per_item(kTrees);
 }
 BENCHMARK(BM_relish_e_durability_shortcut);
