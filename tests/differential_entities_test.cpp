@@ -22,6 +22,8 @@
 //   - equal Sig data gives the same handle unless that handle was reclaimed (did_reclaim), and
 //     a reclaimed handle throws StaleHandleError.
 #include <catch2/catch.hpp>
+
+#include "common/steps.hpp"
 #include <relish/relish.hpp>
 
 #include <algorithm>
@@ -374,8 +376,7 @@ void run_seed(std::uint64_t seed, int steps) {
 
 TEST_CASE("random edits over tracked and interned entities match evaluation from scratch",
           "[differential]") {
-  constexpr int kStepsPerSeed = 1500;
-  for (std::uint64_t seed : {1u, 2u, 3u, 7u, 42u, 1234u, 99991u, 8675309u}) {
-    run_seed(seed, kStepsPerSeed);
-  }
+  const std::uint64_t seeds[] = {1u, 2u, 3u, 7u, 42u, 1234u, 99991u, 8675309u};
+  const int steps = relish_test::steps_per_seed(1500, std::size(seeds));
+  for (std::uint64_t seed : seeds) run_seed(seed, steps);
 }

@@ -15,6 +15,8 @@
 //     did not drop (no missed and no wrong backdate);
 //   - did_validate_memoized_value: the memo's value is still right.
 #include <catch2/catch.hpp>
+
+#include "common/steps.hpp"
 #include <relish/relish.hpp>
 
 #include <algorithm>
@@ -313,9 +315,8 @@ void run_seed(std::uint64_t seed, int steps) {
 
 TEST_CASE("random query graphs match evaluation from scratch, with minimal work",
           "[differential]") {
-  constexpr int kStepsPerSeed = 2500;
-  for (std::uint64_t seed : {1u, 2u, 3u, 4u, 5u, 42u, 1234u, 4242u, 99991u, 271828u, 314159u,
-                             8675309u}) {
-    run_seed(seed, kStepsPerSeed);
-  }
+  const std::uint64_t seeds[] = {1u,     2u,      3u,      4u,      5u,      42u,
+                                 1234u,  4242u,   99991u,  271828u, 314159u, 8675309u};
+  const int steps = relish_test::steps_per_seed(2500, std::size(seeds));
+  for (std::uint64_t seed : seeds) run_seed(seed, steps);
 }

@@ -32,7 +32,10 @@ class Database {
   Database() = default;
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
-  virtual ~Database() = default;
+  // Waits for queries running on other threads (they are cancelled). Your derived class's
+  // members are destroyed before this runs: stop your own threads first if their queries
+  // read them.
+  virtual ~Database() { runtime_.shut_down(); }
 
   // The current revision; every input write starts a new one.
   Revision current_revision() const noexcept { return runtime_.revision(); }
@@ -54,9 +57,12 @@ class Database {
   // returned by queries may dangle afterwards, as after a write. Not allowed inside a query.
   // Like a write, it waits for queries running on other threads (cancelling them).
   void trigger_lru_eviction() {
-    detail::Runtime::WriteScope exclusive(runtime_, *this,
-                                          [] { return "cannot trigger LRU eviction"; });
-    runtime_.for_each_ingredient([&](detail::IngredientBase& ing) { ing.evict_values(*this); });
+    {
+      detail::Runtime::WriteScope exclusive(runtime_, *this,
+                                            [] { return "cannot trigger LRU eviction"; });
+      runtime_.for_each_ingredient([&](detail::IngredientBase& ing) { ing.evict_values(*this); });
+    }
+    detail::Runtime::rethrow_callback_error(runtime_.local());
   }
 
   // Throws relish::Cancelled if a write is waiting for running queries to finish. Queries
@@ -69,6 +75,20 @@ class Database {
 
  private:
   detail::Runtime runtime_;
+};
+
+// Holds the database for reading at top level, outside any query: writes on other threads
+// wait until it is gone (they do not cancel it). References from top-level reads (`get`,
+// returns=ref queries) stay valid until the next write; while other threads may write, use
+// them inside a ReadScope. A write on this thread while it holds one is a MisuseError.
+//
+//   { relish::ReadScope read(db); use(f.get(db, &FileData::text)); }
+class ReadScope {
+ public:
+  explicit ReadScope(Database& db) : scope_(db.runtime(), db.runtime().local()) {}
+
+ private:
+  detail::Runtime::ReaderScope scope_;
 };
 
 }  // namespace relish

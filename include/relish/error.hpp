@@ -54,14 +54,14 @@ class CycleError : public Error {
 };
 
 // Thrown inside queries when another thread wants to write (set an input): the query unwinds,
-// leaving no partial memo, and the write proceeds. Not an Error: catch it to retry the read
-// in the new revision. Not a relish::Error, so `catch (const relish::Error&)` in a query does
-// not swallow it.
-class Cancelled : public std::exception {
+// leaving no partial memo, and the write proceeds. Catch it outside the query to retry the
+// read in the new revision. Like Salsa's cancellation payload it is not an error: it derives
+// from neither relish::Error nor std::exception, so the usual `catch (const std::exception&)`
+// in a query lets it through. A query that swallows it anyway (`catch (...)`) gains nothing:
+// an execution that saw it never stores its result, and it is rethrown when the query returns.
+class Cancelled {
  public:
-  const char* what() const noexcept override {
-    return "relish: query cancelled by a pending write";
-  }
+  const char* what() const noexcept { return "relish: query cancelled by a pending write"; }
 };
 
 }  // namespace relish

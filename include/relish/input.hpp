@@ -74,6 +74,11 @@ class InputIngredient final : public IngredientBase {
     throw_bad_handle(index, stamp, rt);
   }
 
+  // Throws unless (index, stamp) names a live input of this database.
+  void check_handle(const Runtime& rt, std::uint32_t index, std::uint32_t stamp) {
+    (void)record(index, stamp, rt);
+  }
+
   [[noreturn]] void throw_bad_handle(std::uint32_t index, std::uint32_t stamp,
                                      const Runtime& rt) const {
     const std::string h = name() + "#" + std::to_string(index);
@@ -89,9 +94,19 @@ class InputIngredient final : public IngredientBase {
 
   template <class M>
   const M& get(Runtime& rt, std::uint32_t index, std::uint32_t stamp, M T::*member) {
+    Local& l = rt.local();
+    if (l.scope_depth == 0) [[unlikely]] {  // top level: a writer on another thread waits
+      Runtime::ReaderScope scope(rt, l);
+      return read(rt, l, index, stamp, member);
+    }
+    return read(rt, l, index, stamp, member);
+  }
+
+  template <class M>
+  const M& read(Runtime& rt, Local& l, std::uint32_t index, std::uint32_t stamp, M T::*member) {
     Record& r = record(index, stamp, rt);
     const std::uint32_t f = field_of(r.value, member);
-    rt.record_read(rt.local(), DatabaseKey{first_index() + f, index}, r.fields[f].durability);
+    rt.record_read(l, DatabaseKey{first_index() + f, index}, r.fields[f].durability);
     return r.value.*member;
   }
 
@@ -102,13 +117,16 @@ class InputIngredient final : public IngredientBase {
     Record& r = record(index, stamp, rt);
     const std::uint32_t f = field_of(r.value, member);
     const DatabaseKey key{first_index() + f, index};
-    Runtime::WriteScope write(rt, db, [&] { return "cannot set " + rt.describe(key); });
-    FieldStamp& fs = r.fields[f];
-    const Durability d = durability ? *durability : fs.durability;
-    r.value.*member = std::forward<V>(v);
-    write.new_revision(std::max(d, fs.durability));
-    fs = FieldStamp{rt.revision(), d};
-    rt.emit(EventKind::did_set_input, key);
+    {
+      Runtime::WriteScope write(rt, db, [&] { return "cannot set " + rt.describe(key); });
+      FieldStamp& fs = r.fields[f];
+      const Durability d = durability ? *durability : fs.durability;
+      r.value.*member = std::forward<V>(v);  // if this throws, nothing was written
+      write.new_revision(std::max(d, fs.durability),
+                         [&](Revision now) noexcept { fs = FieldStamp{now, d}; });
+      rt.emit(EventKind::did_set_input, key);
+    }
+    Runtime::rethrow_callback_error(rt.local());
   }
 
   bool maybe_changed_after(Database&, std::uint32_t sub, std::uint32_t key,
@@ -179,7 +197,6 @@ class Input : public detail::HandleBase<Input<T>> {
     return std::string(detail::type_name<T>()) + "#" + std::to_string(this->index());
   }
 
- private:
   static Ingredient& ingredient(Database& db) {
     return db.runtime().template ingredient<Ingredient, Ingredient>([] {
       return std::pair{std::unique_ptr<detail::IngredientBase>(new Ingredient()),

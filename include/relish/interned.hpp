@@ -48,17 +48,28 @@ class InternedIngredient final : public IngredientBase {
   std::pair<std::uint32_t, std::uint32_t> intern(Database& db, const P& probe, Make&& make) {
     Runtime& rt = db.runtime();
     Local& l = rt.local();
+    if (l.scope_depth == 0) [[unlikely]] {  // top level: a writer on another thread waits
+      Runtime::ReaderScope scope(rt, l);
+      return intern_in_scope(rt, l, probe, make);
+    }
+    return intern_in_scope(rt, l, probe, make);
+  }
+
+  template <class P, class Make>
+  std::pair<std::uint32_t, std::uint32_t> intern_in_scope(Runtime& rt, Local& l, const P& probe,
+                                                          Make& make) {
     const Revision now = rt.revision();
     const Durability d = l.depth ? l.frames[l.depth - 1].durability : Durability::high;
     auto [index, inserted] = table_.intern(probe, make, [&](std::uint32_t i) {
       meta_.ensure_size(i + 1);
       Meta& m = meta_[i];
-      const std::uint32_t gen = m.stamp == 0 ? 1 : stamp_generation(m.stamp) + 1;
+      const std::uint32_t old = m.stamp.load(std::memory_order_relaxed);
+      const std::uint32_t gen = old == 0 ? 1 : stamp_generation(old) + 1;
       m.first_interned = now;
       m.last_used.store(now, std::memory_order_relaxed);
-      m.stamp = make_stamp(rt.tag(), gen);
+      m.stamp.store(make_stamp(rt.tag(), gen), std::memory_order_relaxed);
       m.durability.store(d, std::memory_order_relaxed);
-      m.live = true;
+      m.live.store(true, std::memory_order_release);
       live_.fetch_add(1, std::memory_order_relaxed);
     });
     Meta& m = meta_[index];
@@ -71,13 +82,22 @@ class InternedIngredient final : public IngredientBase {
       }
     }
     record(rt, l, index, m);
-    return {index, m.stamp};
+    return {index, m.stamp.load(std::memory_order_relaxed)};
   }
 
   const T& get(Database& db, std::uint32_t index, std::uint32_t stamp) {
     Runtime& rt = db.runtime();
+    if (Local& l = rt.local(); l.scope_depth == 0) [[unlikely]] {
+      Runtime::ReaderScope scope(rt, l);
+      return read(rt, index, stamp);
+    }
+    return read(rt, index, stamp);
+  }
+
+  const T& read(Runtime& rt, std::uint32_t index, std::uint32_t stamp) {
     Meta* m = meta_.get(index);
-    if (!m || m->stamp != stamp || !m->live) [[unlikely]]
+    if (!m || !m->live.load(std::memory_order_acquire) ||
+        m->stamp.load(std::memory_order_relaxed) != stamp) [[unlikely]]
       throw_bad_handle(rt, index, stamp);
     if (reclaim_after_ != 0) {
       const Revision now = rt.revision();
@@ -88,12 +108,28 @@ class InternedIngredient final : public IngredientBase {
     return table_[index];
   }
 
-  void set_reclaim_after(std::uint32_t revisions) noexcept { reclaim_after_ = revisions; }
+  // Throws unless (index, stamp) names a live value of this database.
+  void check_handle(const Runtime& rt, std::uint32_t index, std::uint32_t stamp) const {
+    const Meta* m = meta_.get(index);
+    if (!m || !m->live.load(std::memory_order_acquire) ||
+        m->stamp.load(std::memory_order_relaxed) != stamp) [[unlikely]]
+      throw_bad_handle(rt, index, stamp);
+  }
+
+  // Values interned while collection was off were read without a dependency: no memo would
+  // notice their reclaim, so they are kept for good (as if interned at top level).
+  void set_reclaim_after(std::uint32_t revisions) noexcept {
+    if (reclaim_after_ == 0 && revisions != 0) {
+      for (std::uint32_t i = 0; i < meta_.size(); ++i)
+        meta_[i].durability.store(Durability::high, std::memory_order_relaxed);
+    }
+    reclaim_after_ = revisions;
+  }
 
   bool maybe_changed_after(Database& db, std::uint32_t, std::uint32_t key,
                            Revision after) override {
     Meta* m = meta_.get(key);
-    if (!m || !m->live || m->first_interned > after) return true;
+    if (!m || !m->live.load(std::memory_order_acquire) || m->first_interned > after) return true;
     m->last_used.store(db.runtime().revision(), std::memory_order_relaxed);
     return false;
   }
@@ -107,8 +143,15 @@ class InternedIngredient final : public IngredientBase {
     if (reclaim_after_ == 0 || now % reclaim_after_ != 0) return;  // sweep every N revisions
     for (std::uint32_t i = 0; i < meta_.size(); ++i) {
       Meta& m = meta_[i];
-      if (m.live && m.durability.load(std::memory_order_relaxed) != Durability::high &&
-          m.last_used.load(std::memory_order_relaxed) + reclaim_after_ <= now)
+      if (!m.live.load(std::memory_order_relaxed)) continue;
+      const Durability d = m.durability.load(std::memory_order_relaxed);
+      const Revision used = m.last_used.load(std::memory_order_relaxed);
+      // Unused for N revisions, and no memo can still hold it unseen: memos that read it are
+      // at most as durable as it is, so after a write of that durability, every one of them
+      // verifies deeply (touching it, or finding it reclaimed) before it is used again. Without
+      // such a write, one verified by the durability shortcut never touches it.
+      if (d != Durability::high && used + reclaim_after_ <= now &&
+          db.runtime().last_changed(d) > used)
         reclaim(db, i);
     }
   }
@@ -127,17 +170,19 @@ class InternedIngredient final : public IngredientBase {
   struct Meta {
     Revision first_interned = 0;  // when this slot got its current value
     std::atomic<Revision> last_used{0};
-    std::uint32_t stamp = 0;
+    std::atomic<std::uint32_t> stamp{0};
     std::atomic<Durability> durability{Durability::high};
-    bool live = false;
+    std::atomic<bool> live{false};
   };
 
   void reclaim(Database& db, std::uint32_t index) {
-    table_.erase(index);
-    meta_[index].live = false;
+    Meta& m = meta_[index];
+    // A slot whose generation is exhausted is retired: an old stamp never comes back.
+    m.live.store(false, std::memory_order_relaxed);
+    table_.erase(index, stamp_generation(m.stamp.load(std::memory_order_relaxed)) < kMaxGeneration);
     live_.fetch_sub(1, std::memory_order_relaxed);
+    db.runtime().broadcast_deleted(db, *this, index, m.stamp.load(std::memory_order_relaxed));
     db.runtime().emit(EventKind::did_reclaim, DatabaseKey{first_index(), index});
-    db.runtime().broadcast_deleted(db, *this, index, meta_[index].stamp);
   }
 
   // Only reclaimable values need a dependency: the others never change under a handle.

@@ -56,6 +56,7 @@ class QueryBase<F, O, Cycle, Db, Value, std::tuple<A...>> {
     detail::Local& l = rt.local();
     detail::Runtime::ReaderScope scope(rt, l);
     const Value& v = ingredient(db).fetch(db, l, args...);
+    scope.done();
     if constexpr (O.returns == Returns::ref) {
       return static_cast<const Value&>(v);
     } else if constexpr (O.returns == Returns::deref) {

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -117,6 +118,12 @@ class TrackedIngredient final : public IngredientBase {
       index = it->second;
       Entity& e = entities_[index];
       update_fields(e, value, now);
+      if (f.durability < e.durability) {
+        // Readers recorded the old, higher durability: to them the entity and every field
+        // changed, or the durability shortcut would skip its later changes.
+        e.changed_at.fill(now);
+        e.created_at = now;
+      }
       e.durability = f.durability;
     } else {
       index = allocate(rt, std::move(value), id, f.durability);
@@ -128,27 +135,44 @@ class TrackedIngredient final : public IngredientBase {
   template <class M>
   decltype(auto) get(Database& db, std::uint32_t index, std::uint32_t stamp, M T::*member) {
     Runtime& rt = db.runtime();
+    Local& l = rt.local();
+    if (l.scope_depth == 0) [[unlikely]] {  // top level: a writer on another thread waits
+      Runtime::ReaderScope scope(rt, l);
+      return read(rt, l, index, stamp, member);
+    }
+    return read(rt, l, index, stamp, member);
+  }
+
+  template <class M>
+  decltype(auto) read(Runtime& rt, Local& l, std::uint32_t index, std::uint32_t stamp,
+                      M T::*member) {
     Entity* e = entities_.get(index);
-    if (!e || e->stamp != stamp || !e->value) [[unlikely]]
+    if (!e || e->stamp != stamp || !e->alive.load(std::memory_order_acquire)) [[unlikely]]
       throw_bad_handle(rt, index, stamp);
     const std::size_t i = field_index(*e->value, member);
     if (i >= kFields) throw MisuseError("member pointer is not a direct field of " + name());
     if constexpr (is_tracked_field<M>::value) {
-      rt.record_read(rt.local(),
-                     DatabaseKey{first_index() + 1 + static_cast<std::uint32_t>(i), index},
+      rt.record_read(l, DatabaseKey{first_index() + 1 + static_cast<std::uint32_t>(i), index},
                      e->durability);
       return static_cast<const typename M::value_type&>(((*e->value).*member).value);
     } else {
-      rt.record_read(rt.local(), DatabaseKey{first_index(), index}, e->durability);
+      rt.record_read(l, DatabaseKey{first_index(), index}, e->durability);
       return static_cast<const M&>((*e->value).*member);
     }
+  }
+
+  // Throws unless (index, stamp) names a live entity of this database.
+  void check_handle(const Runtime& rt, std::uint32_t index, std::uint32_t stamp) const {
+    const Entity* e = entities_.get(index);
+    if (!e || e->stamp != stamp || !e->alive.load(std::memory_order_acquire)) [[unlikely]]
+      throw_bad_handle(rt, index, stamp);
   }
 
   // sub 0: the entity's existence and identity; sub 1 + i: field i.
   bool maybe_changed_after(Database&, std::uint32_t sub, std::uint32_t key,
                            Revision after) override {
     const Entity* e = entities_.get(key);
-    if (!e || !e->value || e->created_at > after) return true;
+    if (!e || !e->alive.load(std::memory_order_acquire) || e->created_at > after) return true;
     return sub != 0 && e->changed_at[sub - 1] > after;
   }
 
@@ -157,24 +181,39 @@ class TrackedIngredient final : public IngredientBase {
     return sub == 0 ? s : s + ".field" + std::to_string(sub - 1);
   }
 
-  // The entity's value is destroyed at once: it is only reachable through handles its
-  // creator no longer returns, and reading it through an old handle is a StaleHandleError.
+  // Reading the entity through an old handle is a StaleHandleError from now on, but its value
+  // lives until the next revision, and its slot is reused only then: another thread may still
+  // be reading it, and a memo keyed on it may have handed out a reference, valid until the
+  // next write.
   void delete_entity(Database& db, std::uint32_t index) override {
     std::uint32_t stamp;
     {
       LockGuard lock(mu_);
       Entity* e = entities_.get(index);
-      if (!e || !e->value) return;
+      if (!e || !e->alive.load(std::memory_order_relaxed)) return;
       if (auto it = by_identity_.find(e->identity);
           it != by_identity_.end() && it->second == index)
         by_identity_.erase(it);
-      e->value.reset();
-      free_.push_back(index);
+      e->alive.store(false, std::memory_order_release);
+      dead_.push_back(index);
       --live_;
       stamp = e->stamp;
     }
-    db.runtime().emit(EventKind::did_discard, DatabaseKey{first_index(), index});
     db.runtime().broadcast_deleted(db, *this, index, stamp);
+    db.runtime().emit(EventKind::did_discard, DatabaseKey{first_index(), index});
+  }
+
+  // No query runs: the values of entities deleted in the last revision go, and their slots
+  // become reusable (unless their generation is exhausted: then the slot is retired, so that
+  // no old handle can ever name a new entity).
+  void on_new_revision(Database&) override {
+    LockGuard lock(mu_);
+    for (std::uint32_t index : dead_) {
+      Entity& e = entities_[index];
+      e.value.reset();
+      if (stamp_generation(e.stamp) < kMaxGeneration) free_.push_back(index);
+    }
+    dead_.clear();
   }
 
   std::uint32_t live_count() const noexcept { return live_; }
@@ -185,9 +224,9 @@ class TrackedIngredient final : public IngredientBase {
     out.values += live_;
     out.metadata_bytes += entities_.allocated_bytes() - live_ * sizeof(T) +
                           by_identity_.capacity() * (sizeof(Identity) + 5) +
-                          free_.capacity() * sizeof(std::uint32_t);
+                          (free_.capacity() + dead_.capacity()) * sizeof(std::uint32_t);
     for (std::uint32_t i = 0; i < entities_.size(); ++i) {
-      if (!entities_[i].value) continue;
+      if (!entities_[i].alive.load(std::memory_order_relaxed)) continue;
       out.value_stack_bytes += sizeof(T);
       out.value_heap_bytes += relish::heap_size(*entities_[i].value);
     }
@@ -212,6 +251,7 @@ class TrackedIngredient final : public IngredientBase {
     std::uint32_t stamp = 0;
     Durability durability = Durability::low;
     Identity identity;
+    std::atomic<bool> alive{false};  // false once deleted (the value stays until next revision)
   };
 
   // Hashes the identity fields only (tracked fields may change under the same identity).
@@ -240,7 +280,9 @@ class TrackedIngredient final : public IngredientBase {
     for_each_field_pair(*e.value, fresh, [&](auto i, auto& old_f, const auto& new_f) {
       using F = std::remove_cvref_t<decltype(old_f)>;
       if constexpr (is_tracked_field<F>::value) {
-        if (F::no_eq || !values_equal(old_f.value, new_f.value)) {
+        bool changed = true;
+        if constexpr (!F::no_eq) changed = !values_equal(old_f.value, new_f.value);
+        if (changed) {
           old_f.value = std::move(const_cast<typename F::value_type&>(new_f.value));
           e.changed_at[i] = now;
         }
@@ -264,6 +306,7 @@ class TrackedIngredient final : public IngredientBase {
     e.stamp = make_stamp(rt.tag(), gen);
     e.durability = d;
     e.identity = id;
+    e.alive.store(true, std::memory_order_release);
     by_identity_[id] = index;
     ++live_;
     return index;
@@ -279,7 +322,8 @@ class TrackedIngredient final : public IngredientBase {
 
   StableVector<Entity> entities_;
   absl::flat_hash_map<Identity, std::uint32_t> by_identity_;
-  std::vector<std::uint32_t> free_;
+  std::vector<std::uint32_t> free_;  // reusable slots
+  std::vector<std::uint32_t> dead_;  // deleted in this revision: reusable from the next one
   std::uint32_t live_ = 0;
   Mutex mu_;  // creation and deletion (reads of live entities take no lock)
 };

@@ -12,11 +12,6 @@
 
 #include "../common/event_log.hpp"
 
-// Set to 1 once a query called with a deleted entity as its key fails in the very revision of
-// the deletion (today the memo is dropped only at the next revision boundary).
-#ifndef RELISH_TEST_STALE_KEY_IN_DELETION_REVISION
-#define RELISH_TEST_STALE_KEY_IN_DELETION_REVISION 0
-#endif
 
 namespace {
 
@@ -93,16 +88,11 @@ TEST_CASE("tracked: entities not re-created are deleted, and so are memos keyed 
         "relish: tracked struct DefinitionData#2 was deleted: its creating query ran "
         "again without creating it");
   CHECK_THROWS_AS(c.get(db, &DefinitionData::value), relish::StaleHandleError);
-  // Its memos cannot be reused: asked again, they re-execute, and reading the entity throws.
+  // Its memos cannot be reused: a query keyed on a dead handle is an error before anything
+  // runs, even one that reads nothing of the entity.
   CHECK_THROWS_AS(def_value(db, c), relish::StaleHandleError);
-  CHECK(log.take() == Log{"will_execute def_value_fn(DefinitionData#2)"});
-#if RELISH_TEST_STALE_KEY_IN_DELETION_REVISION
-  // ENGINE GAP (reported): a memo keyed on the deleted entity that read nothing of it is
-  // still verified and returned in the revision of the deletion (dropped only at the next
-  // revision boundary): def_slot(db, c) returns 2 instead of throwing.
   CHECK_THROWS_AS(def_slot(db, c), relish::StaleHandleError);
-  log.clear();
-#endif
+  CHECK(log.take().empty());
   // The survivors are untouched.
   CHECK(def_name(db, a) == "a");
   CHECK(def_value(db, b) == 2);
@@ -159,14 +149,10 @@ TEST_CASE("tracked: a deleted entity's slot is reused with a new generation", "[
   CHECK_THROWS_AS(c.get(db, &DefinitionData::name), relish::StaleHandleError);
 }
 
-// Set to 1 once the deferred drop of memos keyed on a deleted entity spares a new entity that
-// reused the slot in the same revision (today it drops the new entity's fresh memos too).
-#ifndef RELISH_TEST_SLOT_REUSE_KEEPS_MEMOS
-#define RELISH_TEST_SLOT_REUSE_KEEPS_MEMOS 1
-#endif
-
-TEST_CASE("tracked: a new entity reusing a slot in the revision of the deletion keeps its memos",
-          "[scenario]") {
+// A slot is reused only from the revision after the deletion (a memo keyed on the deleted
+// entity may have handed out a reference, valid until the next write); the new entity then
+// keeps its memos: the drop queued for the old one does not touch them.
+TEST_CASE("tracked: a new entity reusing a deleted entity's slot keeps its memos", "[scenario]") {
   Db db;
   File f = File::create(db, {.text = "a=1"});
   File g = File::create(db, {.text = "x=5"});
@@ -174,25 +160,27 @@ TEST_CASE("tracked: a new entity reusing a slot in the revision of the deletion 
   CHECK(def_value(db, a) == 1);
   CHECK(definitions(db, g).size() == 1);
 
-  // In one revision: f's re-run deletes a (slot 0), then g's re-run creates y in that slot.
+  // In one revision: f's re-run deletes a (slot 0); g's re-run creates y, in a fresh slot.
   f.set(db, &FileData::text, "");
   g.set(db, &FileData::text, "x=5 y=6");
   CHECK(definitions(db, f).empty());
   const Definition y = definitions(db, g)[1];
-  CHECK(y.index() == a.index());
+  CHECK(y.index() != a.index());
   CHECK(def_value(db, y) == 6);
 
+  // Next revision: z takes slot 0, with a new generation.
+  g.set(db, &FileData::text, "x=5 y=6 z=7");
+  const Definition z = definitions(db, g)[2];
+  CHECK(z.index() == a.index());
+  CHECK(z != a);
+  CHECK(def_value(db, z) == 7);
+  CHECK_THROWS_AS(def_value(db, a), relish::StaleHandleError);
+
   relish_test::EventLog log(db);
-  g.set(db, &FileData::unrelated, 1u);  // unrelated: y's value memo is still good
+  g.set(db, &FileData::unrelated, 1u);  // unrelated: z's value memo is still good
   log.clear();
-  CHECK(definitions(db, g)[1] == y);
-  CHECK(def_value(db, y) == 6);
-#if RELISH_TEST_SLOT_REUSE_KEEPS_MEMOS
+  CHECK(definitions(db, g)[2] == z);
+  CHECK(def_value(db, z) == 7);
   CHECK(log.take() == Log{"did_validate_memoized_value definitions_fn(FileData#1)",
                           "did_validate_memoized_value def_value_fn(DefinitionData#0)"});
-#else
-  // ENGINE BUG (reported): the drop queued for a's slot discards y's memo instead.
-  CHECK(log.take() == Log{"did_validate_memoized_value definitions_fn(FileData#1)",
-                          "will_execute def_value_fn(DefinitionData#0)"});
-#endif
 }

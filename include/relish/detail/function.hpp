@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -101,6 +102,13 @@ struct CycleTraits<CycleFallback<Fallback>> {
   static constexpr int kind = 2;
 };
 
+// Ids of fixpoint rounds (see MemoExtra::round); 0 is never one.
+inline std::uint32_t next_round_id() noexcept {
+  static std::atomic<std::uint32_t> counter{0};
+  for (;;)
+    if (std::uint32_t r = counter.fetch_add(1, std::memory_order_relaxed) + 1) return r;
+}
+
 // Thrown (and caught inside relish) when a query being *verified* up the stack is needed by an
 // execution: the verification is abandoned and that query re-executes instead. Not derived
 // from std::exception, so that user code's `catch (const std::exception&)` lets it through.
@@ -180,8 +188,13 @@ class FunctionIngredient final : public IngredientBase {
     const Revision now = rt.revision();
     if (Memo* m = memos_.get(id)) [[likely]] {
       // verified_at first: the other fields are only stable once it says "this revision".
-      if (m->verified_at.load(std::memory_order_acquire) == now && m->key_stamp == stamp &&
-          m->value) [[likely]] {
+      if (m->verified_at.load(std::memory_order_acquire) == now &&
+          m->filled.load(std::memory_order_acquire) && m->key_stamp == stamp) [[likely]] {
+#ifndef NDEBUG
+        // Debug builds re-check every hit: the key's entity is alive with this stamp.
+        if constexpr (KeyedOnEntity<Args>::value)
+          std::tuple_element_t<0, Args>::ingredient(db).check_handle(rt, id, stamp);
+#endif
         touch(*m, now);
         rt.record_read(l, DatabaseKey{first_index(), id}, m->durability);
         return *m->value;
@@ -215,7 +228,7 @@ class FunctionIngredient final : public IngredientBase {
         if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
         Verdict v = verify_or_restart(db, *l, *m, key);
         if (v == Verdict::changed) {
-          execute(db, *l, *m, key, m->key_stamp, false);
+          if (!execute_for_verification(db, *l, *m, key)) return true;
           if (is_provisional(*m)) return true;
         }
         return m->changed_at > after;
@@ -230,6 +243,7 @@ class FunctionIngredient final : public IngredientBase {
   std::string describe(std::uint32_t, std::uint32_t id) const override {
     return name() + "(" + keys_.describe(id) + ")";
   }
+
 
   std::vector<DatabaseKey> dependencies(std::uint32_t, std::uint32_t id) const override {
     const Memo* m = memos_.get(id);
@@ -252,6 +266,10 @@ class FunctionIngredient final : public IngredientBase {
       using KeyIngredient = typename std::tuple_element_t<0, Args>::Ingredient;
       const auto* ki = base.runtime().find_ingredient<KeyIngredient, KeyIngredient>();
       if (!ki || ki->first_index() != owner) return;
+      // No hit from now on (the slot is not reused before the next revision, so the memo at
+      // `index` is the dead entity's, or an older dead one's): asked again, the query fails
+      // on the dead handle; the value stays alive for references handed out.
+      if (Memo* m = memos_.get(index)) m->verified_at.store(0, std::memory_order_release);
       LockGuard lock(deferred_mu_);
       deferred_drops_.push_back({index, stamp});
     }
@@ -312,6 +330,7 @@ class FunctionIngredient final : public IngredientBase {
       if (!evict_count && !evict_bytes) break;
       Memo& m = memos_[c.id];
       bytes -= m.value_bytes();
+      m.filled.store(false, std::memory_order_relaxed);
       m.value.reset();
       if (m.extra) m.extra->value_bytes = 0;
       --count;
@@ -397,10 +416,15 @@ class FunctionIngredient final : public IngredientBase {
     // What the earlier rounds of a memo re-run in a later round read: the iteration's outcome
     // depends on them, so its next (final) memo keeps them as dependencies.
     std::vector<DatabaseKey> carried;
+    std::vector<DatabaseKey> carried_created;
     Durability carried_durability = Durability::high;
     Durability provisional_durability = Durability::high;
     std::uint32_t iteration = 0;
+    // The round's id, unique in the process: a value provisional on a round of an attempt
+    // that was abandoned (an error, a cancellation) never passes for one of a later attempt.
+    std::uint32_t round = 0;
     bool head_executing = false;
+    bool computing_start = false;  // Initial / Fallback running
     // Round 0 started while it was still being verified (see reentered_in_execution), with
     // l.provisional's size then.
     bool early_start = false;
@@ -419,6 +443,8 @@ class FunctionIngredient final : public IngredientBase {
     Durability durability = Durability::high;
     // Mirrors "extra->heads is not empty", readable before claiming the memo.
     std::atomic<bool> provisional{false};
+    // Mirrors "value holds one", readable before claiming the memo (see store_value).
+    std::atomic<bool> filled{false};
 
     std::size_t value_bytes() const noexcept { return extra ? extra->value_bytes : 0; }
     std::vector<DatabaseKey>* created() const noexcept {
@@ -431,6 +457,7 @@ class FunctionIngredient final : public IngredientBase {
 
     // Back to "no memo"; the owner word is left to the OwnerGuard.
     void reset() noexcept {
+      filled.store(false, std::memory_order_relaxed);
       value.reset();
       deps.clear();
       extra.reset();
@@ -462,8 +489,29 @@ class FunctionIngredient final : public IngredientBase {
     Memo* m_;
   };
 
+  // Whatever escapes a read (an error, cancellation, a cycle) is a dependency of the reader
+  // first: a caller that catches the error and returns a fallback must re-run once this
+  // query's inputs change. The memo left behind has no value (or is unchanged), so the
+  // dependency reads as changed, or as what it was.
   [[gnu::noinline]] const Value& fetch_cold(Db& db, Local& l, std::uint32_t id,
                                             std::uint32_t stamp) {
+    Runtime& rt = db.runtime();
+    if (l.in_callback) [[unlikely]]
+      rt.throw_reentry(l);
+    if constexpr (KeyedOnEntity<Args>::value) {
+      // A bad handle is an error before it can touch the memo of the entity in that slot.
+      using H = std::tuple_element_t<0, Args>;
+      H::ingredient(db).check_handle(rt, id, stamp);
+    }
+    try {
+      return fetch_cold_claimed(db, l, id, stamp);
+    } catch (...) {
+      rt.record_dep(l, DatabaseKey{first_index(), id}, Durability::low);
+      throw;
+    }
+  }
+
+  const Value& fetch_cold_claimed(Db& db, Local& l, std::uint32_t id, std::uint32_t stamp) {
     Runtime& rt = db.runtime();
     rt.check_cancelled();
     const DatabaseKey key{first_index(), id};
@@ -471,7 +519,8 @@ class FunctionIngredient final : public IngredientBase {
     Memo& m = memos_[id];
     for (;;) {
       const Revision verified = m.verified_at.load(std::memory_order_acquire);
-      if (verified == rt.revision() && m.key_stamp == stamp && m.value) {  // done meanwhile
+      if (verified == rt.revision() && m.filled.load(std::memory_order_acquire) &&
+          m.key_stamp == stamp) {  // done meanwhile
         touch(m, verified);
         rt.record_read(l, key, m.durability);
         return *m.value;
@@ -506,8 +555,11 @@ class FunctionIngredient final : public IngredientBase {
           const Revision verified = m.verified_at.load(std::memory_order_relaxed);
           // A conditional verdict leans on a cycle head still being verified: not good enough
           // for a value that is about to be used.
+          // A memo without a value (evicted) is not published as verified before it is
+          // refilled: other threads would find it verified and read it half-written.
           const bool ok = verified == rt.revision() ||
-                          (verified != 0 && verify_or_restart(db, l, m, key) == Verdict::unchanged);
+                          (verified != 0 && verify_or_restart(db, l, m, key, m.value.has_value()) ==
+                                                Verdict::unchanged);
           if (!ok || !m.value) execute(db, l, m, key, stamp, ok);
         }
         if (!wait.word) {
@@ -536,7 +588,7 @@ class FunctionIngredient final : public IngredientBase {
     Runtime& rt = db.runtime();
     if (!executing(l, key)) {
       if constexpr (kCycle == 0) {
-        throw RestartVerification{key};
+        Runtime::throw_control(l, Runtime::active_position(l, key) + 1, RestartVerification{key});
       } else {
         // Being verified further up, and the re-run of a changed dependency needs it: that
         // re-run is provisional on it, so the verification will report a change and execute
@@ -547,6 +599,7 @@ class FunctionIngredient final : public IngredientBase {
           x.early_start = true;
           x.early_mark = l.provisional.size();
           x.iteration = 0;
+          x.round = next_round_id();
           x.provisional.reset();
           x.head_inputs.clear();
         }
@@ -555,13 +608,20 @@ class FunctionIngredient final : public IngredientBase {
     if constexpr (kCycle != 0) {
       MemoExtra& x = *m.extra;  // an executing fixpoint query always has one
       if (!x.provisional) {
+        // Initial (or Fallback) needing the head itself would recurse: a cycle of its own.
+        if (x.computing_start) rt.throw_cycle(l, key);
+        x.computing_start = true;
+        struct Done {
+          MemoExtra& x;
+          ~Done() { x.computing_start = false; }
+        } done{x};
         x.provisional.emplace(keys_.invoke(db, key.key, stamp, [](Db& d, const auto&... a) {
           return cycle_start(d, a...);
         }));
       }
       if (l.depth) {
         Frame& reader = l.frames[l.depth - 1];
-        reader.add_cycle_heads({CycleHead{key, x.iteration}});
+        reader.add_cycle_heads({CycleHead{key, x.round}});
         reader.add_cycle_heads(x.head_inputs);
       }
       rt.record_read(l, key, Durability::low);
@@ -634,9 +694,9 @@ class FunctionIngredient final : public IngredientBase {
     m.provisional.store(false, std::memory_order_release);
   }
 
-  Verdict verify_or_restart(Db& db, Local& l, Memo& m, DatabaseKey key) {
+  Verdict verify_or_restart(Db& db, Local& l, Memo& m, DatabaseKey key, bool publish = true) {
     try {
-      return verify(db, l, m, key);
+      return verify(db, l, m, key, publish);
     } catch (const RestartVerification& r) {
       if (!(r.key == key)) throw;
       return Verdict::changed;
@@ -648,7 +708,7 @@ class FunctionIngredient final : public IngredientBase {
   // ones may not even be read by a re-execution). The caller owns m. "conditional": unchanged
   // provided the cycle heads met on the way (being verified further up) turn out unchanged;
   // such a verdict is not recorded.
-  Verdict verify(Db& db, Local& l, Memo& m, DatabaseKey key) {
+  Verdict verify(Db& db, Local& l, Memo& m, DatabaseKey key, bool publish) {
     Runtime& rt = db.runtime();
     const Revision verified = m.verified_at.load(std::memory_order_relaxed);
     const std::size_t hits = l.cycle_hits.size();
@@ -670,7 +730,7 @@ class FunctionIngredient final : public IngredientBase {
       std::erase(l.cycle_hits, key);  // assumptions about this memo itself now hold
       if (l.cycle_hits.size() > hits) return Verdict::conditional;
     }
-    m.verified_at.store(rt.revision(), std::memory_order_release);
+    if (publish) m.verified_at.store(rt.revision(), std::memory_order_release);
     rt.emit(EventKind::did_validate_memoized_value, key);
     return Verdict::unchanged;
   }
@@ -694,8 +754,12 @@ class FunctionIngredient final : public IngredientBase {
     rt.emit(EventKind::will_execute, key);
     Frame& f = rt.push_frame(l, key);  // stays put: frames is a deque
     try {
-      return keys_.invoke(db, key.key, stamp,
-                          [](Db& d, const auto&... a) -> Value { return F(d, a...); });
+      Value v = keys_.invoke(db, key.key, stamp,
+                             [](Db& d, const auto&... a) -> Value { return F(d, a...); });
+      // The function swallowed a control exception of the engine: its result is not trusted.
+      if (f.control) [[unlikely]]
+        std::rethrow_exception(f.control);
+      return v;
     } catch (const Cancelled&) {
       abandon_run(db, l, m, key, f);
       throw;
@@ -713,6 +777,25 @@ class FunctionIngredient final : public IngredientBase {
       m.reset();
       for (DatabaseKey e : made) rt.delete_entity(db, e);
       throw;
+    }
+  }
+
+  // Re-runs a changed dependency to see whether its value changed. If it throws (its own
+  // error, an operator== that throws while backdating...), it left no memo: that is a change,
+  // and the reader re-runs and meets the error where its own code can catch it. The engine's
+  // control exceptions go on unwinding.
+  bool execute_for_verification(Db& db, Local& l, Memo& m, DatabaseKey key) {
+    try {
+      execute(db, l, m, key, m.key_stamp, false);
+      return true;
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const YieldToCycle&) {
+      throw;
+    } catch (const RestartVerification&) {
+      throw;
+    } catch (...) {
+      return false;
     }
   }
 
@@ -734,6 +817,27 @@ class FunctionIngredient final : public IngredientBase {
   // by purity and keeps its changed_at. A fixpoint query whose execution came back to itself
   // iterates here until its value stops changing.
   void execute(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp, bool verified) {
+    const std::size_t depth = l.depth;
+    try {
+      execute_rounds(db, l, m, key, stamp, verified);
+    } catch (...) {
+      // The function returned, then something else threw (operator== while backdating,
+      // heap_size, Recover...) with its frame still on the stack: as if the function threw.
+      if (l.depth > depth) fail_after_run(db, l, m, depth);
+      throw;
+    }
+  }
+
+  void fail_after_run(Db& db, Local& l, Memo& m, std::size_t depth) {
+    std::vector<DatabaseKey> made = std::move(l.frames[depth].created);
+    l.depth = depth;
+    if (auto* old = m.created()) made.insert(made.end(), old->begin(), old->end());
+    m.reset();
+    for (DatabaseKey e : made) db.runtime().delete_entity(db, e);
+  }
+
+  void execute_rounds(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp,
+                      bool verified) {
     if constexpr (kCycle == 0) {
       Value result = run(db, l, m, key, stamp);
       finish(db, l, m, key, stamp, verified, std::move(result));
@@ -743,11 +847,14 @@ class FunctionIngredient final : public IngredientBase {
       // Memos computed provisionally from here on (or since round 0 started early) are this
       // iteration's.
       const std::size_t mark = x.early_start ? x.early_mark : l.provisional.size();
+      if (!x.early_start) {  // a round 0 started early keeps its start value and round id
+        x.iteration = 0;
+        x.round = next_round_id();
+        x.provisional.reset();
+        x.head_inputs.clear();
+      }
       x.early_start = false;
       x.head_executing = true;
-      x.iteration = 0;
-      x.provisional.reset();
-      x.head_inputs.clear();
       struct HeadDone {
         Memo& m;
         ~HeadDone() {
@@ -770,36 +877,41 @@ class FunctionIngredient final : public IngredientBase {
           return;
         }
         f.cycle_heads.erase(self);
-        bool converged = true;
         if constexpr (kCycle == 2) {
           result = *x.provisional;  // the fallback is the cycle's answer
         } else {
-          converged = values_equal(*x.provisional, result);
-          if (!converged) {
+          // Converged when the round's value equals the one it started from, or when what the
+          // next round would start from (the value after Recover) does: a widening that maps
+          // back to the last value settles on it. Recover runs in the round's frame, so what
+          // it reads is a dependency of the result.
+          const bool same = x.provisional && values_equal(*x.provisional, result);
+          Value next = same ? std::move(result)
+                            : CycleRecover<Cycle>::apply(db, std::move(result), x.iteration + 1,
+                                                         key, stamp, keys_);
+          if (!same && (!x.provisional || !values_equal(*x.provisional, next))) {
             if (x.iteration + 1 >= CycleTraits<Cycle>::max_iterations) {
-              --l.depth;
-              rt.emit(EventKind::did_execute, key);
-              m.reset();
+              // The frame is still up: execute() fails the run (memo and entities go).
               throw CycleError({rt.describe(key) + " did not converge after " +
                                 std::to_string(CycleTraits<Cycle>::max_iterations) +
                                 " fixpoint iterations"});
             }
             ++x.iteration;
+            x.round = next_round_id();
             x.head_inputs = f.cycle_heads;
             earlier.add(f);
-            x.provisional = CycleRecover<Cycle>::apply(db, std::move(result), x.iteration, key,
-                                                       stamp, keys_);
+            x.provisional = std::move(next);
             --l.depth;  // next round: a fresh frame
             rt.emit(EventKind::did_execute, key);
             continue;
           }
+          result = std::move(next);
         }
         // Converged: what was computed against this head's last round becomes final.
         x.head_executing = false;
         x.provisional.reset();
         earlier.merge_into(f);
         try {
-          finalize_round(db, l, key, x.iteration, f.cycle_heads, mark);
+          finalize_round(db, l, key, x.round, f.cycle_heads, mark);
         } catch (...) {  // waiting for a memo another thread holds: as if the round failed
           abandon_run(db, l, m, key, f);
           throw;
@@ -815,18 +927,21 @@ class FunctionIngredient final : public IngredientBase {
   struct Rounds {
     std::vector<DatabaseKey> deps;
     std::vector<CycleHead> heads;
+    std::vector<DatabaseKey> created;  // the final memo owns what every round created
     Durability durability = Durability::high;
 
     void add(const Frame& f) {
       deps.insert(deps.end(), f.deps.begin(), f.deps.end());
       heads.insert(heads.end(), f.cycle_heads.begin(), f.cycle_heads.end());
+      created.insert(created.end(), f.created.begin(), f.created.end());
       durability = std::min(durability, f.durability);
     }
     // Appends them to the last round's frame, after its own (read first, as the most likely
     // to have changed), each once.
     void merge_into(Frame& f) const {
-      if (deps.empty() && heads.empty()) return;
+      if (deps.empty() && heads.empty() && created.empty()) return;
       append_missing(f.deps, deps.data(), deps.size());
+      append_missing(f.created, created.data(), created.size());
       f.add_cycle_heads(heads);
       f.durability = std::min(f.durability, durability);
     }
@@ -840,19 +955,28 @@ class FunctionIngredient final : public IngredientBase {
       if (seen.insert(extra[i]).second) into.push_back(extra[i]);
   }
 
-  // A provisional memo from an earlier round is about to be re-run: keep what it read.
+  // A provisional memo from an earlier round is about to be re-run: keep what it read, and
+  // the tracked structs it created (the final value may hold one an early round made).
   static void carry_over(Memo& m) {
     MemoExtra& x = *m.extra;
     append_missing(x.carried, m.deps.data(), m.deps.size());
     x.carried_durability = std::min(x.carried_durability, x.provisional_durability);
+    append_missing(x.carried_created, x.created.data(), x.created.size());
   }
 
   static void take_carried(Memo& m, Frame& f) {
-    if (!m.extra || m.extra->carried.empty()) return;
-    append_missing(f.deps, m.extra->carried.data(), m.extra->carried.size());
-    f.durability = std::min(f.durability, m.extra->carried_durability);
-    m.extra->carried.clear();
-    m.extra->carried_durability = Durability::high;
+    if (!m.extra) return;
+    MemoExtra& x = *m.extra;
+    if (!x.carried.empty()) {
+      append_missing(f.deps, x.carried.data(), x.carried.size());
+      f.durability = std::min(f.durability, x.carried_durability);
+      x.carried.clear();
+      x.carried_durability = Durability::high;
+    }
+    if (!x.carried_created.empty()) {
+      append_missing(f.created, x.carried_created.data(), x.carried_created.size());
+      x.carried_created.clear();
+    }
   }
 
   // Memos computed provisionally since `mark` drop `head`, which converged in round
@@ -881,18 +1005,22 @@ class FunctionIngredient final : public IngredientBase {
       store_provisional(db, l, m, key, stamp, f, std::move(result));
       return;
     }
-    Revision changed_at = now;
     if (verified) {
-      changed_at = m.changed_at;
-    } else if (backdates(m, f.durability, result)) {
+      // A value evicted by the LRU, refilled: dependencies, revisions, pushed values and
+      // created entities are the old ones by purity, and other threads may be reading them
+      // (the memo can be verified in this revision already): only the value is new.
+      store_value(m, std::move(result));
+      --l.depth;
+      m.verified_at.store(now, std::memory_order_release);
+      rt.emit(EventKind::did_execute, key);
+      return;
+    }
+    Revision changed_at = now;
+    if (backdates(m, f.durability, result)) {
       changed_at = m.changed_at;
       rt.emit(EventKind::did_backdate, key);
     }
-    if (changed_at == now || !m.value) {
-      m.value = std::move(result);
-      if (byte_budget_ != 0)
-        m.ensure_extra().value_bytes = sizeof(Value) + relish::heap_size(*m.value);
-    }
+    if (changed_at == now || !m.value) store_value(m, std::move(result));
     take_carried(m, f);
     m.deps.assign(f.deps);
     m.changed_at = changed_at;
@@ -904,6 +1032,14 @@ class FunctionIngredient final : public IngredientBase {
     m.verified_at.store(now, std::memory_order_release);  // publishes the fields above
     rt.emit(EventKind::did_execute, key);
     diff_created(db, m, created);
+  }
+
+  // The value goes in before `filled` says so: a hot-path reader checks `filled` first.
+  void store_value(Memo& m, Value&& v) {
+    m.filled.store(false, std::memory_order_relaxed);
+    m.value = std::move(v);
+    if (byte_budget_ != 0) m.ensure_extra().value_bytes = sizeof(Value) + relish::heap_size(*m.value);
+    m.filled.store(true, std::memory_order_release);
   }
 
   // Backdate only if durability did not drop: a memo must not claim an old change revision
@@ -939,7 +1075,7 @@ class FunctionIngredient final : public IngredientBase {
   std::int64_t cycle_iteration(std::uint32_t id) const override {
     const Memo* m = memos_.get(id);
     if (!m || !m->extra || !m->extra->head_executing) return -1;
-    return m->extra->iteration;
+    return m->extra->round;
   }
 
   OwnerWord* owner_word(std::uint32_t id) override {
@@ -991,7 +1127,7 @@ class FunctionIngredient final : public IngredientBase {
     if (backdates(*m, x.provisional_durability, *x.provisional)) {
       rt.emit(EventKind::did_backdate, key);
     } else {
-      m->value = std::move(x.provisional);
+      store_value(*m, std::move(*x.provisional));
       m->changed_at = now;
     }
     x.provisional.reset();

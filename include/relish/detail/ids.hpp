@@ -9,8 +9,9 @@
 
 namespace relish {
 
-// A revision counts writes to the database. Revision 1 is the first one.
-using Revision = std::uint32_t;
+// A revision counts writes to the database. Revision 1 is the first one. 64 bits: at a few
+// million writes a second it would take 100,000 years to wrap.
+using Revision = std::uint64_t;
 
 // One node of the dependency graph: an ingredient (a query, one field of an input or tracked
 // struct...) and a key within it. Eight bytes: this is what a dependency edge costs.
@@ -31,6 +32,9 @@ namespace detail {
 // database, a stale handle to a reused slot, and a default-constructed handle (stamp 0).
 inline constexpr std::uint32_t kTagBits = 12;
 inline constexpr std::uint32_t kTagMask = (1u << kTagBits) - 1;
+// The last generation a slot may take: a slot that reaches it is retired, never reused, so a
+// stamp never comes back.
+inline constexpr std::uint32_t kMaxGeneration = (1u << (32 - kTagBits)) - 1;
 
 constexpr std::uint32_t make_stamp(std::uint32_t db_tag, std::uint32_t generation) noexcept {
   return (generation << kTagBits) | (db_tag & kTagMask);

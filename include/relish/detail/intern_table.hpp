@@ -113,14 +113,16 @@ class InternTable {
     return {id, true};
   }
 
-  // Destroys the value at `id`; the id is reused by a later insert. Between revisions only.
-  void erase(std::uint32_t id) {
+  // Destroys the value at `id`; the id is reused by a later insert if `reuse`. Between
+  // revisions only.
+  void erase(std::uint32_t id, bool reuse = true) {
     Shard& s = shard(ValueHash{}(*values_[id]));
     {
       std::lock_guard<SpinLock> lock(s.lock);
       s.index.erase(id);
     }
     values_[id].reset();
+    if (!reuse) return;
     LockGuard lock(free_mu_);
     free_.push_back(id);
   }

@@ -15,7 +15,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -158,9 +161,14 @@ struct Frame {
   // Fixpoint cycles whose provisional values this execution read (empty almost always).
   std::vector<CycleHead> cycle_heads;
   std::vector<Accumulated> accumulated;
+  // Set when the engine threw one of its control exceptions (cancellation, a cycle, a restart,
+  // making way for another thread) through this execution. User code may catch it, but the
+  // execution then never stores a result: when it returns, the engine rethrows `control`.
+  std::exception_ptr control;
 
   void reset(DatabaseKey k) {
     key = k;
+    control = nullptr;
     deps.clear();
     durability = Durability::high;
     created.clear();
@@ -194,6 +202,12 @@ struct Local {
   Local* waiting_on = nullptr;
   DatabaseKey waiting_for;
   const OwnerWord* waiting_word = nullptr;
+  // Inside an event callback / holding the write lock: entering the database is a misuse.
+  bool in_callback = false;
+  bool writing = false;
+  // The first exception an event callback threw: rethrown by the outermost relish call once
+  // the engine's state is consistent (see Runtime::emit).
+  std::exception_ptr callback_error;
 };
 
 // The error for a handle that does not name a live entity of this database: `h` renders it
@@ -217,13 +231,39 @@ std::uint32_t type_id() {
   return id;
 }
 
-inline std::uint32_t next_database_tag() {
-  static std::atomic<std::uint32_t> counter{0};
-  for (;;) {
-    std::uint32_t t = (counter.fetch_add(1, std::memory_order_relaxed) + 1) & kTagMask;
-    if (t != 0) return t;  // tag 0 is reserved for null handles
+// The tags of the live databases of this process. A new database never gets the tag of a
+// live one, so a handle of one live database is always rejected by another. Tags go round,
+// so a freed tag is reused as late as possible (a handle of a destroyed database is as
+// invalid as a dangling pointer; it is caught unless 4,095 databases came in between).
+class DatabaseTags {
+ public:
+  static std::uint32_t acquire() {
+    DatabaseTags& t = instance();
+    LockGuard lock(t.mu_);
+    for (std::uint32_t k = 0; k < kTagMask; ++k) {
+      t.next_ = t.next_ % kTagMask + 1;  // 1..kTagMask: tag 0 is reserved for null handles
+      if (!t.live_[t.next_]) {
+        t.live_[t.next_] = true;
+        return t.next_;
+      }
+    }
+    throw Error("more than " + std::to_string(kTagMask) + " databases alive in one process");
   }
-}
+  static void release(std::uint32_t tag) noexcept {
+    DatabaseTags& t = instance();
+    LockGuard lock(t.mu_);
+    t.live_[tag] = false;
+  }
+
+ private:
+  static DatabaseTags& instance() {
+    static DatabaseTags t;
+    return t;
+  }
+  Mutex mu_;
+  std::array<bool, kTagMask + 1> live_{};
+  std::uint32_t next_ = 0;
+};
 
 inline std::uint64_t next_runtime_serial() {
   static std::atomic<std::uint64_t> counter{0};
@@ -232,12 +272,46 @@ inline std::uint64_t next_runtime_serial() {
 
 class Runtime {
  public:
-  Runtime() : tag_(next_database_tag()), serial_(next_runtime_serial()) {}
+  Runtime() : tag_(DatabaseTags::acquire()), serial_(next_runtime_serial()) {}
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
+  ~Runtime() { DatabaseTags::release(tag_); }
+
+  // The database is being destroyed: queries running on other threads are cancelled and
+  // waited for (they unwind at their next read). From inside one of its own queries that
+  // cannot work: it is a fatal misuse.
+  void shut_down() noexcept {
+    Local& me = local();
+    if (me.scope_depth != 0 || me.in_callback || me.writing) {
+      std::fputs("relish: a Database was destroyed from inside one of its own queries, "
+                 "callbacks or writes\n",
+                 stderr);
+      std::abort();
+    }
+    LockGuard write(write_mu_);  // pending_ stays raised: no query may start any more
+    pending_.store(true, AsymmetricFence::order());
+    fence_.heavy();
+    std::vector<Local*> others;
+    {
+      LockGuard lock(locals_mu_);
+      others = by_local_id_;
+    }
+    for (Local* o : others) {
+      while (o->in_db.load(kThreadSanitizer ? std::memory_order_seq_cst
+                                            : std::memory_order_acquire))
+        std::this_thread::yield();
+    }
+  }
 
   Revision revision() const noexcept { return revision_.load(std::memory_order_relaxed); }
   std::uint32_t tag() const noexcept { return tag_; }
+
+  // Tests: as if `to - revision()` writes of every durability had happened (no query may run).
+  void skip_revisions_for_testing(Revision to) noexcept {
+    revision_.store(to, std::memory_order_relaxed);
+    for (auto& c : last_changed_) c.store(to, std::memory_order_relaxed);
+  }
+
 
   // Last revision in which an input of durability >= d was written.
   Revision last_changed(Durability d) const noexcept {
@@ -348,16 +422,23 @@ class Runtime {
   class ReaderScope {
    public:
     ReaderScope(Runtime& rt, Local& l) : l_(l) {
-      if (l.scope_depth++ == 0) rt.enter(l);
+      if (l.scope_depth == 0) rt.enter(l);  // may throw: then there is no scope to leave
+      ++l.scope_depth;
     }
     ReaderScope(const ReaderScope&) = delete;
     ReaderScope& operator=(const ReaderScope&) = delete;
+    // Called by a relish call before it returns: the outermost one rethrows what an event
+    // callback threw meanwhile.
+    void done() {
+      if (l_.scope_depth == 1) rethrow_callback_error(l_);
+    }
     ~ReaderScope() {
       if (--l_.scope_depth == 0) {
         // Left by iterations that were unwound (an error, cancellation, making way for
         // another thread): their memos stay provisional on heads that are over, i.e. stale.
         if (!l_.provisional.empty()) [[unlikely]]
           l_.provisional.clear();
+        entered() = nullptr;
         l_.in_db.store(false, std::memory_order_release);
       }
     }
@@ -371,7 +452,11 @@ class Runtime {
   }
   void check_cancelled() const {
     if (cancellation_pending()) [[unlikely]]
-      throw Cancelled();
+      throw_cancelled();
+  }
+  // Every execution on this thread unwinds: none may store a result if it swallows this.
+  [[noreturn, gnu::noinline]] void throw_cancelled() const {
+    throw_control(const_cast<Runtime*>(this)->local(), 0, Cancelled());
   }
 
   // ---- writers ------------------------------------------------------------------------
@@ -388,8 +473,15 @@ class Runtime {
     WriteScope& operator=(const WriteScope&) = delete;
     ~WriteScope() { rt_.end_write(); }
     // Starts a new revision for a write of durability `d` (the higher of the field's old and
-    // new durability, so memos that read the old value cannot take the durability shortcut).
-    void new_revision(Durability d) { rt_.new_revision(db_, d); }
+    // new durability, so memos that read the old value cannot take the durability shortcut),
+    // calls `commit(revision)` to stamp what was written, and only then runs the ingredients'
+    // revision hooks (eviction...). A hook that throws cannot undo the write: the write is
+    // complete, every hook still runs, and the first exception reaches the writer.
+    template <class Commit>
+    void new_revision(Durability d, Commit&& commit) {
+      commit(rt_.bump_revision(d));
+      rt_.run_revision_hooks(db_);
+    }
 
    private:
     Runtime& rt_;
@@ -411,26 +503,65 @@ class Runtime {
   }
 
   // Records that the running query (if any) read `k`; the point where cancellation is noticed.
+  // The dependency is recorded first: an execution that swallows the Cancelled never stores
+  // its result, but the rule "recorded before thrown" keeps every other frame honest too.
   void record_read(Local& l, DatabaseKey k, Durability d) {
     if (l.depth == 0) return;
+    record_dep(l, k, d);
     check_cancelled();
+  }
+  // The same without the cancellation check (on the way out of a failed read).
+  void record_dep(Local& l, DatabaseKey k, Durability d) {
+    if (l.depth == 0) return;
     Frame& f = l.frames[l.depth - 1];
     if (f.deps.empty() || !(f.deps.back() == k)) f.deps.push_back(k);
     if (d < f.durability) f.durability = d;
   }
 
-  [[noreturn]] void throw_cycle(const Local& l, DatabaseKey closing) const {
-    std::vector<std::string> path;
-    std::size_t start = 0;
-    for (std::size_t i = l.active.size(); i-- > 0;) {
-      if (l.active[i] == closing) {
-        start = i;
-        break;
+  // Position of `k` in this thread's active queries (innermost occurrence), or active.size().
+  static std::size_t active_position(const Local& l, DatabaseKey k) noexcept {
+    for (std::size_t i = l.active.size(); i-- > 0;)
+      if (l.active[i] == k) return i;
+    return l.active.size();
+  }
+
+  // Marks the executions that a control exception `e`, about to be thrown, unwinds before the
+  // engine catches it: those of the active queries from position `from` on. Each executing
+  // query has a frame, in the same order as `active`, so they are a suffix of the frames.
+  static void poison_from(Local& l, std::size_t from, const std::exception_ptr& e) {
+    std::size_t i = l.depth;
+    for (std::size_t j = l.active.size(); j-- > from && i > 0;) {
+      if (l.frames[i - 1].key == l.active[j]) {
+        Frame& f = l.frames[--i];
+        if (!f.control) f.control = e;
       }
     }
+  }
+
+  // Throws `e` through the executions of the active queries from position `from` on.
+  template <class E>
+  [[noreturn]] static void throw_control(Local& l, std::size_t from, E e) {
+    poison_from(l, from, std::make_exception_ptr(e));
+    throw e;
+  }
+
+  // A cycle closed by `closing` (owned by this thread): a CycleError naming it. Every
+  // execution in the cycle is poisoned (a participant that catches the error must not store a
+  // value that never depended on the query that closed the cycle); the caller of the cycle's
+  // first query gets an ordinary error.
+  [[noreturn]] void throw_cycle(Local& l, DatabaseKey closing) const {
+    std::vector<std::string> path;
+    const std::size_t start = std::min(active_position(l, closing), l.active.size());
     for (std::size_t i = start; i < l.active.size(); ++i) path.push_back(describe(l.active[i]));
     path.push_back(describe(closing));
-    throw CycleError(std::move(path));
+    throw_control(l, start == l.active.size() ? 0 : start, CycleError(std::move(path)));
+  }
+
+  [[noreturn, gnu::noinline]] void throw_reentry(const Local& l) const {
+    if (l.in_callback)
+      throw MisuseError("an event callback entered the database (a query, a read or a write): "
+                        "callbacks may only look at the event and call describe()");
+    throw MisuseError("the database was entered while this thread is writing to it");
   }
 
   // ---- memo ownership -----------------------------------------------------------------
@@ -456,8 +587,33 @@ class Runtime {
   // ---- events -------------------------------------------------------------------------
 
   void set_event_callback(std::function<void(const Event&)> cb) { on_event_ = std::move(cb); }
+
+  // Calls the event callback. A callback never throws into the engine (events are emitted in
+  // the middle of its bookkeeping): its exception is kept and rethrown by the outermost relish
+  // call of this thread once that call's work is consistent (rethrow_callback_error). While a
+  // callback runs, entering the database (a query, a read, a write) is a MisuseError.
   void emit(EventKind kind, DatabaseKey key) const {
-    if (on_event_) on_event_(Event{kind, key});
+    if (on_event_) [[unlikely]]
+      emit_slow(kind, key);
+  }
+  [[gnu::noinline]] void emit_slow(EventKind kind, DatabaseKey key) const {
+    Local& l = const_cast<Runtime*>(this)->local();
+    const bool outer = !l.in_callback;
+    l.in_callback = true;
+    try {
+      on_event_(Event{kind, key});
+    } catch (...) {
+      if (!l.callback_error) l.callback_error = std::current_exception();
+    }
+    l.in_callback = !outer;
+  }
+  // Called by the outermost relish call when it is done: a callback's exception surfaces here.
+  static void rethrow_callback_error(Local& l) {
+    if (l.callback_error) [[unlikely]] {
+      std::exception_ptr e = std::move(l.callback_error);
+      l.callback_error = nullptr;
+      std::rethrow_exception(e);
+    }
   }
 
  private:
@@ -473,7 +629,20 @@ class Runtime {
     return *slot;
   }
 
+  // The database this thread is inside (outermost), for the cross-database check.
+  static const Runtime*& entered() noexcept {
+    thread_local const Runtime* inside = nullptr;
+    return inside;
+  }
+
   void enter(Local& l) {
+    if (l.in_callback || l.writing) [[unlikely]]
+      throw_reentry(l);
+    if (const Runtime* other = entered(); other && other != this) [[unlikely]]
+      throw MisuseError("a query (or read) of one database entered another database: two "
+                        "threads doing so in opposite directions would deadlock; read the other "
+                        "database before or after, not inside");
+    entered() = this;
     for (;;) {
       l.in_db.store(true, AsymmetricFence::order());
       fence_.light();
@@ -488,17 +657,38 @@ class Runtime {
   template <class What>
   void begin_write(What& what) {
     Local& me = local();
-    if (me.scope_depth != 0) {
-      throw MisuseError(std::string(what()) + " while query " + current_query(me) +
-                        " is running: only allowed between queries");
+    if (me.in_callback || me.writing) [[unlikely]] {
+      throw MisuseError(std::string(what()) + (me.in_callback ? " from an event callback"
+                                                              : " inside another write") +
+                        ": writes are only allowed between queries");
     }
-    write_mu_.lock();
-    pending_.store(true, AsymmetricFence::order());
-    fence_.heavy();
+    if (me.scope_depth != 0) {
+      throw MisuseError(std::string(what()) +
+                        (me.depth ? " while query " + current_query(me) + " is running"
+                                  : std::string(" while this thread holds a relish::ReadScope")) +
+                        ": only allowed between queries");
+    }
+    // Allocate before taking the lock: nothing below may throw once readers are held off.
     std::vector<Local*> others;
     {
       LockGuard lock(locals_mu_);
-      others = by_local_id_;
+      others.reserve(by_local_id_.size() + 8);
+    }
+    write_mu_.lock();
+    me.writing = true;
+    pending_.store(true, AsymmetricFence::order());
+    fence_.heavy();
+    {
+      LockGuard lock(locals_mu_);
+      if (others.capacity() < by_local_id_.size()) {
+        try {
+          others.reserve(by_local_id_.size());
+        } catch (...) {
+          end_write();
+          throw;
+        }
+      }
+      others.assign(by_local_id_.begin(), by_local_id_.end());
     }
     for (Local* o : others) {
       while (o->in_db.load(kThreadSanitizer ? std::memory_order_seq_cst
@@ -507,18 +697,31 @@ class Runtime {
     }
   }
 
-  void end_write() {
+  void end_write() noexcept {
+    local().writing = false;
     pending_.store(false, std::memory_order_release);
     pending_.notify_all();
     write_mu_.unlock();
   }
 
-  void new_revision(Database& db, Durability d) {
+  Revision bump_revision(Durability d) noexcept {
     const Revision r = revision() + 1;
     revision_.store(r, std::memory_order_relaxed);
     for (int i = 0; i <= static_cast<int>(d); ++i)
       last_changed_[i].store(r, std::memory_order_relaxed);
-    for_each_ingredient([&](IngredientBase& ing) { ing.on_new_revision(db); });
+    return r;
+  }
+
+  void run_revision_hooks(Database& db) {
+    std::exception_ptr first;
+    for_each_ingredient([&](IngredientBase& ing) {
+      try {
+        ing.on_new_revision(db);
+      } catch (...) {
+        if (!first) first = std::current_exception();
+      }
+    });
+    if (first) std::rethrow_exception(first);
   }
 
   // The thread `p` is blocked on, if that edge is still live: a thread that was woken but has
@@ -536,7 +739,8 @@ class Runtime {
       // Edges are only added here, under the lock, after this check: the graph stays acyclic.
       for (Local* p = o; p; p = blocked_on(p)) {
         if (blocked_on(p) == &l)  // p waits for a memo of ours: we make way
-          throw YieldToCycle{p->waiting_for, &owner, owner_id, key};
+          throw_control(l, active_position(l, p->waiting_for),
+                        YieldToCycle{p->waiting_for, &owner, owner_id, key});
       }
       l.waiting_on = o;
       l.waiting_for = key;

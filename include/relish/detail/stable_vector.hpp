@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 
 #include "relish/detail/sync.hpp"
 
@@ -19,6 +20,7 @@ template <class T>
 class StableVector {
   static constexpr std::uint32_t kFirstBits = 5;  // first bucket holds 32 elements
   static constexpr std::uint32_t kBuckets = 32 - kFirstBits;
+  static constexpr std::uint64_t kMaxSize = (std::uint64_t{1} << 32) - (1u << kFirstBits);
 
  public:
   StableVector() = default;
@@ -39,6 +41,8 @@ class StableVector {
   // Grows to at least n elements, value-initializing the new ones.
   void ensure_size(std::uint32_t n) {
     if (size() >= n) return;
+    if (n > kMaxSize) [[unlikely]]
+      throw std::length_error("relish: a table cannot hold more than 2^32 - 32 entries");
     LockGuard lock(grow_);
     std::uint32_t s = size_.load(std::memory_order_relaxed);
     for (; s < n; ++s) ::new (static_cast<void*>(slot(s))) T();
