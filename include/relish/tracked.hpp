@@ -125,6 +125,7 @@ class TrackedIngredient final : public IngredientBase {
         e.created_at = now;
       }
       e.durability = f.durability;
+      e.validated_at.store(now, std::memory_order_release);
     } else {
       index = allocate(rt, std::move(value), id, f.durability);
     }
@@ -138,17 +139,23 @@ class TrackedIngredient final : public IngredientBase {
     Local& l = rt.local();
     if (l.scope_depth == 0) [[unlikely]] {  // top level: a writer on another thread waits
       Runtime::ReaderScope scope(rt, l);
-      return read(rt, l, index, stamp, member);
+      return read(db, l, index, stamp, member);
     }
-    return read(rt, l, index, stamp, member);
+    return read(db, l, index, stamp, member);
   }
 
   template <class M>
-  decltype(auto) read(Runtime& rt, Local& l, std::uint32_t index, std::uint32_t stamp,
+  decltype(auto) read(Database& db, Local& l, std::uint32_t index, std::uint32_t stamp,
                       M T::*member) {
+    Runtime& rt = db.runtime();
     Entity* e = entities_.get(index);
     if (!e || e->stamp != stamp || !e->alive.load(std::memory_order_acquire)) [[unlikely]]
       throw_bad_handle(rt, index, stamp);
+    if (e->validated_at.load(std::memory_order_acquire) != rt.revision()) [[unlikely]] {
+      revalidate(db, l, *e);
+      if (e->stamp != stamp || !e->alive.load(std::memory_order_acquire))
+        throw_bad_handle(rt, index, stamp);
+    }
     const std::size_t i = field_index(*e->value, member);
     if (i >= kFields) throw MisuseError("member pointer is not a direct field of " + name());
     if constexpr (is_tracked_field<M>::value) {
@@ -169,11 +176,21 @@ class TrackedIngredient final : public IngredientBase {
   }
 
   // sub 0: the entity's existence and identity; sub 1 + i: field i.
-  bool maybe_changed_after(Database&, std::uint32_t sub, std::uint32_t key,
+  bool maybe_changed_after(Database& db, std::uint32_t sub, std::uint32_t key,
                            Revision after) override {
-    const Entity* e = entities_.get(key);
-    if (!e || !e->alive.load(std::memory_order_acquire) || e->created_at > after) return true;
+    Entity* e = entities_.get(key);
+    if (!e || !e->alive.load(std::memory_order_acquire)) return true;
+    if (e->validated_at.load(std::memory_order_acquire) != db.runtime().revision()) [[unlikely]] {
+      revalidate(db, db.runtime().local(), *e);
+      if (!e->alive.load(std::memory_order_acquire)) return true;
+    }
+    if (e->created_at > after) return true;
     return sub != 0 && e->changed_at[sub - 1] > after;
+  }
+
+  // Its creating query was verified in this revision: the entity is current.
+  void mark_validated(std::uint32_t key, Revision now) override {
+    if (Entity* e = entities_.get(key)) e->validated_at.store(now, std::memory_order_release);
   }
 
   std::string describe(std::uint32_t sub, std::uint32_t key) const override {
@@ -252,7 +269,23 @@ class TrackedIngredient final : public IngredientBase {
     Durability durability = Durability::low;
     Identity identity;
     std::atomic<bool> alive{false};  // false once deleted (the value stays until next revision)
+    // The last revision its creating query was verified or re-ran in. Before that happens in
+    // a new revision, its fields may be about to change (or it may be about to go): a read
+    // first brings the creator up to date (see revalidate).
+    std::atomic<Revision> validated_at{0};
   };
+
+  // An entity read (or verified) in a revision its creator has not been brought up to date
+  // in yet, through a handle kept from an earlier revision: the creator is verified first (it
+  // re-runs if its inputs changed, updating or deleting the entity), so the read sees this
+  // revision's fields, and no thread reads them while the creator rewrites them (it waits for
+  // the creator). Not when the creator is running on this thread: that is its own business.
+  static void revalidate(Database& db, Local& l, const Entity& e) {
+    Runtime& rt = db.runtime();
+    const DatabaseKey creator = e.identity.creator;
+    if (Runtime::active_position(l, creator) < l.active.size()) return;
+    (void)rt.maybe_changed_after(db, creator, e.validated_at.load(std::memory_order_acquire));
+  }
 
   // Hashes the identity fields only (tracked fields may change under the same identity).
   struct IdentityView {
@@ -306,6 +339,7 @@ class TrackedIngredient final : public IngredientBase {
     e.stamp = make_stamp(rt.tag(), gen);
     e.durability = d;
     e.identity = id;
+    e.validated_at.store(rt.revision(), std::memory_order_relaxed);
     e.alive.store(true, std::memory_order_release);
     by_identity_[id] = index;
     ++live_;

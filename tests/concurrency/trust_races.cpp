@@ -155,6 +155,32 @@ TEST_CASE("trust: a tracked struct deleted while another thread reads it stays r
   }
 }
 
+// The same with an update: the creator re-creates the entity with a new text while another
+// thread reads it through a handle kept from the last revision. The reader first brings the
+// creator up to date (waiting for it), so it sees the new text, never a half-written one.
+TEST_CASE("trust: a tracked field updated by its creator while another thread reads it",
+          "[trust][concurrency]") {
+  for (int round = 0; round < 20; ++round) {
+    Db db;
+    File f = File::create(db, {std::string(300, 'x')});
+    const Ent e = ents(db, f)[0];
+    f.set(db, &FileData::text, std::string(500, 'y'));
+    std::atomic<bool> go{false}, stop{false};
+    std::atomic<int> stale{0};
+    std::thread reader([&] {
+      int k = 0;
+      while (!go) std::this_thread::yield();
+      while (!stop)
+        if (len(db, e, k++) != 500) ++stale;  // this revision's text, whoever runs first
+    });
+    go = true;
+    CHECK(ents(db, f)[0] == e);
+    stop = true;
+    reader.join();
+    CHECK(stale == 0);
+  }
+}
+
 struct SlowDb : relish::Database {
   In in;
   std::atomic<bool> inside{false};

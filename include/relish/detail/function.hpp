@@ -730,6 +730,9 @@ class FunctionIngredient final : public IngredientBase {
       std::erase(l.cycle_hits, key);  // assumptions about this memo itself now hold
       if (l.cycle_hits.size() > hits) return Verdict::conditional;
     }
+    if (const std::vector<DatabaseKey>* made = m.created()) {  // what it created is current
+      for (DatabaseKey e : *made) rt.ingredient_at(e).mark_validated(e.key, rt.revision());
+    }
     if (publish) m.verified_at.store(rt.revision(), std::memory_order_release);
     rt.emit(EventKind::did_validate_memoized_value, key);
     return Verdict::unchanged;

@@ -113,6 +113,8 @@ class IngredientBase {
                                    absl::flat_hash_set<std::uint64_t>& /*visited*/) const {}
   // Deletes entity `key` (a tracked struct its creating query did not re-create).
   virtual void delete_entity(Database&, std::uint32_t /*key*/) {}
+  // The query that created entity `key` was verified in revision `now`: the entity is current.
+  virtual void mark_validated(std::uint32_t /*key*/, Revision /*now*/) {}
   // Entity `index` (handle stamp `stamp`) of the ingredient at `first_index` was deleted;
   // memos keyed on it go.
   virtual void on_entity_deleted(Database&, std::uint32_t /*first_index*/,
