@@ -95,11 +95,7 @@ class InputIngredient final : public IngredientBase {
   template <class M>
   const M& get(Runtime& rt, std::uint32_t index, std::uint32_t stamp, M T::*member) {
     Local& l = rt.local();
-    if (l.scope_depth == 0) [[unlikely]] {  // top level: a writer on another thread waits
-      Runtime::ReaderScope scope(rt, l);
-      return read(rt, l, index, stamp, member);
-    }
-    return read(rt, l, index, stamp, member);
+    return rt.read_in_scope(l, [&]() -> const M& { return read(rt, l, index, stamp, member); });
   }
 
   template <class M>

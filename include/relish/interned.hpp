@@ -48,11 +48,7 @@ class InternedIngredient final : public IngredientBase {
   std::pair<std::uint32_t, std::uint32_t> intern(Database& db, const P& probe, Make&& make) {
     Runtime& rt = db.runtime();
     Local& l = rt.local();
-    if (l.scope_depth == 0) [[unlikely]] {  // top level: a writer on another thread waits
-      Runtime::ReaderScope scope(rt, l);
-      return intern_in_scope(rt, l, probe, make);
-    }
-    return intern_in_scope(rt, l, probe, make);
+    return rt.read_in_scope(l, [&] { return intern_in_scope(rt, l, probe, make); });
   }
 
   template <class P, class Make>
@@ -87,11 +83,7 @@ class InternedIngredient final : public IngredientBase {
 
   const T& get(Database& db, std::uint32_t index, std::uint32_t stamp) {
     Runtime& rt = db.runtime();
-    if (Local& l = rt.local(); l.scope_depth == 0) [[unlikely]] {
-      Runtime::ReaderScope scope(rt, l);
-      return read(rt, index, stamp);
-    }
-    return read(rt, index, stamp);
+    return rt.read_in_scope(rt.local(), [&]() -> const T& { return read(rt, index, stamp); });
   }
 
   const T& read(Runtime& rt, std::uint32_t index, std::uint32_t stamp) {

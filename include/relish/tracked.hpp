@@ -137,11 +137,8 @@ class TrackedIngredient final : public IngredientBase {
   decltype(auto) get(Database& db, std::uint32_t index, std::uint32_t stamp, M T::*member) {
     Runtime& rt = db.runtime();
     Local& l = rt.local();
-    if (l.scope_depth == 0) [[unlikely]] {  // top level: a writer on another thread waits
-      Runtime::ReaderScope scope(rt, l);
-      return read(db, l, index, stamp, member);
-    }
-    return read(db, l, index, stamp, member);
+    return rt.read_in_scope(l,
+                            [&]() -> decltype(auto) { return read(db, l, index, stamp, member); });
   }
 
   template <class M>

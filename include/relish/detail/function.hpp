@@ -1041,7 +1041,8 @@ class FunctionIngredient final : public IngredientBase {
   void store_value(Memo& m, Value&& v) {
     m.filled.store(false, std::memory_order_relaxed);
     m.value = std::move(v);
-    if (byte_budget_ != 0) m.ensure_extra().value_bytes = sizeof(Value) + relish::heap_size(*m.value);
+    if (byte_budget_ != 0)
+      m.ensure_extra().value_bytes = sizeof(Value) + relish::heap_size(*m.value);
     m.filled.store(true, std::memory_order_release);
   }
 

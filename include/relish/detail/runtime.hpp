@@ -449,6 +449,17 @@ class Runtime {
     Local& l_;
   };
 
+  // Runs `read()` in a reader scope when this thread is not inside the database yet: a read at
+  // top level (a writer on another thread waits for it). Inside a query, just `read()`.
+  template <class Read>
+  decltype(auto) read_in_scope(Local& l, Read&& read) {
+    if (l.scope_depth == 0) [[unlikely]] {
+      ReaderScope scope(*this, l);
+      return read();
+    }
+    return read();
+  }
+
   bool cancellation_pending() const noexcept {
     return pending_.load(std::memory_order_relaxed);
   }
