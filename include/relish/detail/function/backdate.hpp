@@ -1,0 +1,22 @@
+// Backdating: a re-computed value equal to the old one keeps the old change revision, so its
+// dependents see no change and do not re-run. Used when an execution is stored (execute.hpp)
+// and when a fixpoint's provisional value becomes final (fixpoint.hpp).
+#pragma once
+
+#include "relish/detail/function.hpp"
+
+namespace relish::detail {
+
+// Backdate only if durability did not drop: a memo must not claim an old change revision
+// for a value that now depends on less durable inputs.
+template <auto F, Options O, class Cycle>
+inline bool FunctionIngredient<F, O, Cycle>::backdates(const Memo& m, Durability d,
+                                                       const Value& fresh) {
+  if constexpr (O.no_eq) {
+    return false;
+  } else {
+    return m.value && d >= m.durability && memo_values_equal(*m.value, fresh);
+  }
+}
+
+}  // namespace relish::detail

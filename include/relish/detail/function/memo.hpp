@@ -1,0 +1,151 @@
+// Memo storage: what a query keeps for one key between revisions (its value, dependencies,
+// revisions, owner word, and the rarely needed extras: created entities, accumulated values,
+// fixpoint state), and the guard that owns a memo while a thread brings it up to date.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "relish/detail/ids.hpp"
+#include "relish/detail/runtime.hpp"
+#include "relish/detail/sync.hpp"
+#include "relish/durability.hpp"
+
+namespace relish::detail {
+
+// Dependencies: one edge is stored inline (leaves reading one input field allocate nothing).
+class DepList {
+ public:
+  DepList() noexcept : one_{} {}
+  DepList(const DepList&) = delete;
+  DepList& operator=(const DepList&) = delete;
+  ~DepList() { clear(); }
+  std::uint32_t size() const noexcept { return size_; }
+  const DatabaseKey* data() const noexcept { return size_ <= 1 ? &one_ : many_; }
+  void assign(const std::vector<DatabaseKey>& deps) {
+    const auto n = static_cast<std::uint32_t>(deps.size());
+    if (n != size_) {
+      clear();
+      if (n > 1) many_ = new DatabaseKey[n];
+      size_ = n;
+    }
+    if (n == 1) {
+      one_ = deps[0];
+    } else if (n > 1) {
+      std::copy(deps.begin(), deps.end(), many_);
+    }
+  }
+  void clear() noexcept {
+    if (size_ > 1) delete[] many_;
+    size_ = 0;
+    one_ = DatabaseKey{};
+  }
+  std::size_t heap_bytes() const noexcept { return size_ > 1 ? size_ * sizeof(DatabaseKey) : 0; }
+
+ private:
+  union {
+    DatabaseKey one_;
+    DatabaseKey* many_;
+  };
+  std::uint32_t size_ = 0;
+};
+
+// Rarely needed per-memo data, allocated on demand.
+template <class Value>
+struct MemoExtra {
+  std::vector<DatabaseKey> created;  // tracked structs its last execution created
+  std::size_t value_bytes = 0;       // estimated size, kept when a byte budget is set
+  std::vector<Accumulated> accumulated;  // pushed by its last execution, in order
+  // Fixpoint iteration, within one revision. A memo with `heads` is provisional: its value
+  // is `provisional`, valid only in those rounds of those cycles; `value` keeps the last
+  // final value (for backdating). A head being executed counts its rounds in `iteration`.
+  std::optional<Value> provisional;
+  std::vector<CycleHead> heads;
+  // A head's provisional value from its last round depends on the other heads that round
+  // read: whoever reads the value depends on them too.
+  std::vector<CycleHead> head_inputs;
+  // What the earlier rounds of a memo re-run in a later round read: the iteration's outcome
+  // depends on them, so its next (final) memo keeps them as dependencies.
+  std::vector<DatabaseKey> carried;
+  std::vector<DatabaseKey> carried_created;
+  Durability carried_durability = Durability::high;
+  Durability provisional_durability = Durability::high;
+  std::uint32_t iteration = 0;
+  // The round's id, unique in the process: a value provisional on a round of an attempt
+  // that was abandoned (an error, a cancellation) never passes for one of a later attempt.
+  std::uint32_t round = 0;
+  bool head_executing = false;
+  bool computing_start = false;  // Initial / Fallback running
+  // Round 0 started while it was still being verified (see reentered_in_execution), with
+  // l.provisional's size then.
+  bool early_start = false;
+  std::size_t early_mark = 0;
+};
+
+template <class Value>
+struct Memo {
+  std::optional<Value> value;
+  DepList deps;                        // 16 bytes
+  std::unique_ptr<MemoExtra<Value>> extra;
+  std::atomic<Revision> verified_at{0};  // 0: no memo
+  std::atomic<Revision> last_used{0};    // LRU recency, when eviction is on
+  Revision changed_at = 0;
+  std::uint32_t key_stamp = 0;
+  OwnerWord owner;  // thread computing or verifying it (Local::id)
+  Durability durability = Durability::high;
+  // Mirrors "extra->heads is not empty", readable before claiming the memo.
+  std::atomic<bool> provisional{false};
+  // Mirrors "value holds one", readable before claiming the memo (see store_value).
+  std::atomic<bool> filled{false};
+
+  std::size_t value_bytes() const noexcept { return extra ? extra->value_bytes : 0; }
+  std::vector<DatabaseKey>* created() const noexcept {
+    return extra && !extra->created.empty() ? &extra->created : nullptr;
+  }
+  MemoExtra<Value>& ensure_extra() {
+    if (!extra) extra = std::make_unique<MemoExtra<Value>>();
+    return *extra;
+  }
+
+  // Back to "no memo"; the owner word is left to the OwnerGuard.
+  void reset() noexcept {
+    filled.store(false, std::memory_order_relaxed);
+    value.reset();
+    deps.clear();
+    extra.reset();
+    provisional.store(false, std::memory_order_relaxed);
+    verified_at.store(0, std::memory_order_relaxed);
+    changed_at = 0;
+    key_stamp = 0;
+    durability = Durability::high;
+  }
+};
+
+// Owns a memo for this thread (claimed) and marks it active for cycle reports.
+template <class Value>
+class OwnerGuard {
+ public:
+  OwnerGuard(Local& l, Memo<Value>& m, DatabaseKey key) : l_(&l), m_(&m) {
+    l.active.push_back(key);
+  }
+  OwnerGuard(const OwnerGuard&) = delete;
+  OwnerGuard& operator=(const OwnerGuard&) = delete;
+  ~OwnerGuard() {
+    l_->active.pop_back();
+    if (m_->extra) [[unlikely]] {  // a round 0 started early ends with the claim
+      m_->extra->head_executing = false;
+      m_->extra->early_start = false;
+    }
+    m_->owner.release();
+  }
+
+ private:
+  Local* l_;
+  Memo<Value>* m_;
+};
+
+}  // namespace relish::detail

@@ -1,0 +1,110 @@
+// Deep verification ("maybe changed after", as salsa calls it): is a memo from an earlier
+// revision still valid? Its dependencies are checked in the order they were read; a changed
+// one is re-executed (execute.hpp) to see whether its value really changed.
+#pragma once
+
+#include "relish/detail/function.hpp"
+
+namespace relish::detail {
+
+template <auto F, Options O, class Cycle>
+inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base, std::uint32_t,
+                                                                 std::uint32_t id, Revision after) {
+  Db& db = static_cast<Db&>(base);
+  Runtime& rt = db.runtime();
+  Memo* m = memos_.get(id);
+  if (!m) return true;
+  const DatabaseKey key{first_index(), id};
+  Local* l = nullptr;
+  for (;;) {
+    const Revision verified = m->verified_at.load(std::memory_order_acquire);
+    if (verified == rt.revision()) return m->changed_at > after;
+    if (verified == 0 && !is_provisional(*m)) return true;  // no memo
+    if (!l) l = &rt.local();
+    if (m->owner.owner() == l->id) [[unlikely]]
+      return reentered_in_verification(rt, *l, key);
+    if (!rt.claim(*l, m->owner, key)) continue;
+    Wait wait;
+    try {
+      OwnerGuard owner(*l, *m, key);
+      if (is_provisional(*m)) return true;  // inside a cycle being iterated: assume changed
+      if (m->verified_at.load(std::memory_order_relaxed) == rt.revision())
+        return m->changed_at > after;
+      if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
+      Verdict v = verify_or_restart(db, *l, *m, key);
+      if (v == Verdict::changed) {
+        if (!execute_for_verification(db, *l, *m, key)) return true;
+        if (is_provisional(*m)) return true;
+      }
+      return m->changed_at > after;
+    } catch (const YieldToCycle& y) {
+      if (!(y.release == key)) throw;
+      wait = Wait{y.wait_word, y.wait_owner, y.wait_key};
+    }
+    rt.wait_released(*l, *wait.word, wait.owner, wait.key);
+  }
+}
+
+template <auto F, Options O, class Cycle>
+inline Verdict FunctionIngredient<F, O, Cycle>::verify_or_restart(Db& db, Local& l, Memo& m,
+                                                                  DatabaseKey key, bool publish) {
+  try {
+    return verify(db, l, m, key, publish);
+  } catch (const RestartVerification& r) {
+    if (!(r.key == key)) throw;
+    return Verdict::changed;
+  }
+}
+
+// Deep verification: is every dependency unchanged since m.verified_at? Dependencies are
+// checked in the order they were read, and the walk stops at the first changed one (later
+// ones may not even be read by a re-execution). The caller owns m. "conditional": unchanged
+// provided the cycle heads met on the way (being verified further up) turn out unchanged;
+// such a verdict is not recorded.
+template <auto F, Options O, class Cycle>
+inline Verdict FunctionIngredient<F, O, Cycle>::verify(Db& db, Local& l, Memo& m, DatabaseKey key,
+                                                       bool publish) {
+  Runtime& rt = db.runtime();
+  const Revision verified = m.verified_at.load(std::memory_order_relaxed);
+  const std::size_t hits = l.cycle_hits.size();
+  if (rt.last_changed(m.durability) > verified) {  // else: the durability shortcut
+    const DatabaseKey* deps = m.deps.data();
+    try {
+      for (std::uint32_t i = 0, n = m.deps.size(); i < n; ++i) {
+        if (rt.maybe_changed_after(db, deps[i], verified)) {
+          l.cycle_hits.resize(hits);
+          return Verdict::changed;
+        }
+      }
+    } catch (...) {
+      l.cycle_hits.resize(hits);
+      throw;
+    }
+  }
+  if (l.cycle_hits.size() > hits) {
+    std::erase(l.cycle_hits, key);  // assumptions about this memo itself now hold
+    if (l.cycle_hits.size() > hits) return Verdict::conditional;
+  }
+  if (const std::vector<DatabaseKey>* made = m.created()) {  // what it created is current
+    for (DatabaseKey e : *made) rt.ingredient_at(e).mark_validated(e.key, rt.revision());
+  }
+  if (publish) m.verified_at.store(rt.revision(), std::memory_order_release);
+  rt.emit(EventKind::did_validate_memoized_value, key);
+  return Verdict::unchanged;
+}
+
+// Deep verification reached a memo this thread owns. Being executed: it will change (a
+// fixpoint head) or it is a genuine cycle. Being verified further up: assume unchanged, and
+// make every verdict until that memo's own verdict conditional.
+template <auto F, Options O, class Cycle>
+inline bool FunctionIngredient<F, O, Cycle>::reentered_in_verification(Runtime& rt, Local& l,
+                                                                       DatabaseKey key) {
+  if (executing(l, key)) {
+    if constexpr (kCycle != 0) return true;
+    rt.throw_cycle(l, key);
+  }
+  l.cycle_hits.push_back(key);
+  return false;
+}
+
+}  // namespace relish::detail
