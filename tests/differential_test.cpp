@@ -13,7 +13,10 @@
 //     the memo was verified (no needless re-run);
 //   - did_backdate: emitted exactly when the new value equals the old one and the durability
 //     did not drop (no missed and no wrong backdate);
-//   - did_validate_memoized_value: the memo's value is still right.
+//   - did_validate_memoized_value / did_accept_clean: the memo's value is still right.
+// Push-pull invalidation is checked twice: every O(1) acceptance is checked against a full
+// walk of what the memo read (the engine's check mode), and a twin database in the pull-only
+// testing mode runs the same steps and must re-execute exactly the same queries.
 #include <catch2/catch.hpp>
 
 #include "common/steps.hpp"
@@ -173,7 +176,9 @@ std::string show(const Dep& d) {
 void run_seed(std::uint64_t seed, int steps) {
   CAPTURE(seed);
   std::mt19937_64 rng(seed);
-  Db db;
+  Db db;  // (the test build checks every O(1) acceptance: RELISH_CHECK_ACCEPTANCE)
+  Db twin;  // pull-only: the oracle for which queries re-run
+  twin.runtime().set_pull_only_for_testing(true);
   const std::uint32_t n_cells = 3 + rng() % 10;
   const std::uint32_t n_nodes = 10 + rng() % 90;
   db.nodes = random_graph(rng, n_nodes, n_cells);
@@ -184,6 +189,7 @@ void run_seed(std::uint64_t seed, int steps) {
     state[c] = CellData{rng() % 4, rng() % 4};
     const relish::Durability d = random_durability(rng);
     db.cells.push_back(Cell::create(db, state[c], d));
+    twin.cells.push_back(Cell::create(twin, state[c], d));
     fields[c] = {FieldShadow{db.current_revision(), d}, FieldShadow{db.current_revision(), d}};
   }
 
@@ -194,12 +200,19 @@ void run_seed(std::uint64_t seed, int steps) {
     switch (e.kind) {
       case relish::EventKind::will_execute: mark = Mark::execute; break;
       case relish::EventKind::did_validate_memoized_value: mark = Mark::validate; break;
+      case relish::EventKind::did_accept_clean: mark = Mark::validate; break;
       case relish::EventKind::did_backdate: mark = Mark::backdate; break;
       default: return;
     }
     const std::string s = db.describe(e.key);
     REQUIRE(s.starts_with(prefix));
     db.trace.push_back({mark, static_cast<std::uint32_t>(std::stoul(s.substr(prefix.size())))});
+  });
+  twin.nodes = db.nodes;
+  twin.on_event([&](const relish::Event& e) {
+    if (e.kind != relish::EventKind::will_execute) return;
+    const std::string s = twin.describe(e.key);
+    twin.trace.push_back({Mark::execute, static_cast<std::uint32_t>(std::stoul(s.substr(prefix.size())))});
   });
 
   std::vector<Shadow> shadow(n_nodes);
@@ -218,9 +231,11 @@ void run_seed(std::uint64_t seed, int steps) {
       if (rng() % 5 == 0) {
         const relish::Durability d = random_durability(rng);
         db.cells[c].set(db, member, slot, d);
+        twin.cells[c].set(twin, member, slot, d);
         fields[c][f].durability = d;
       } else {
         db.cells[c].set(db, member, slot);
+        twin.cells[c].set(twin, member, slot);
       }
       fields[c][f].changed = db.current_revision();
     }
@@ -237,9 +252,21 @@ void run_seed(std::uint64_t seed, int steps) {
       const int n = static_cast<int>(rng() % 5);
       for (int k = 0; k < n; ++k) queried.push_back(rng() % n_nodes);
     }
+    twin.trace.clear();
     for (std::uint32_t i : queried) {
       CAPTURE(i);
       REQUIRE(node(db, i) == scratch.value[i]);
+      REQUIRE(node(twin, i) == scratch.value[i]);
+    }
+    {
+      std::vector<std::uint32_t> ran, pull_ran;
+      for (const TraceEntry& t : db.trace)
+        if (t.mark == Mark::execute) ran.push_back(t.node);
+      for (const TraceEntry& t : twin.trace)
+        if (t.mark == Mark::execute) pull_ran.push_back(t.node);
+      std::sort(ran.begin(), ran.end());
+      std::sort(pull_ran.begin(), pull_ran.end());
+      REQUIRE(ran == pull_ran);  // push-pull re-runs exactly what pull-only does
     }
 
     // 3. Replay the trace against the shadow model.

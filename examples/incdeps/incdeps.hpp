@@ -738,11 +738,12 @@ inline std::string first_difference(const Answers& a, const Answers& b) {
 // Counting engine events per query
 // ---------------------------------------------------------------------------------------
 
-// Tallies will_execute / did_validate_memoized_value / did_backdate per query name.
+// Tallies will_execute / did_validate_memoized_value / did_accept_clean / did_backdate per
+// query name.
 class EventTally {
  public:
   struct Counts {
-    std::uint64_t executed = 0, validated = 0, backdated = 0;
+    std::uint64_t executed = 0, validated = 0, accepted = 0, backdated = 0;
   };
 
   explicit EventTally(relish::Database& db) : db_(db) {
@@ -768,6 +769,7 @@ class EventTally {
       Counts& o = out[name];
       o.executed += c.counts.executed;
       o.validated += c.counts.validated;
+      o.accepted += c.counts.accepted;
       o.backdated += c.counts.backdated;
     }
     return out;
@@ -777,6 +779,7 @@ class EventTally {
     for (const Slot& c : slots_) {
       t.executed += c.counts.executed;
       t.validated += c.counts.validated;
+      t.accepted += c.counts.accepted;
       t.backdated += c.counts.backdated;
     }
     return t;
@@ -815,6 +818,9 @@ class EventTally {
         break;
       case relish::EventKind::did_validate_memoized_value:
         ++s.counts.validated;
+        break;
+      case relish::EventKind::did_accept_clean:
+        ++s.counts.accepted;
         break;
       case relish::EventKind::did_backdate:
         ++s.counts.backdated;

@@ -15,6 +15,7 @@ enum class EventKind : std::uint8_t {
   will_execute,                 // a query's function is about to run
   did_execute,                  // ...and has returned (or thrown): pairs with will_execute
   did_validate_memoized_value,  // a memo from an older revision was verified without running
+  did_accept_clean,             // ...was outside every later write's cone: accepted in O(1)
   did_backdate,                 // a query re-ran and produced a value equal to the old one
   did_set_input,                // an input field was set (a new revision started)
   did_discard,                  // a tracked struct was not re-created and is deleted
@@ -27,6 +28,7 @@ inline constexpr const char* to_string(EventKind k) noexcept {
     case EventKind::will_execute: return "will_execute";
     case EventKind::did_execute: return "did_execute";
     case EventKind::did_validate_memoized_value: return "did_validate_memoized_value";
+    case EventKind::did_accept_clean: return "did_accept_clean";
     case EventKind::did_backdate: return "did_backdate";
     case EventKind::did_set_input: return "did_set_input";
     case EventKind::did_discard: return "did_discard";

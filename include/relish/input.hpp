@@ -118,7 +118,7 @@ class InputIngredient final : public IngredientBase {
       FieldStamp& fs = r.fields[f];
       const Durability d = durability ? *durability : fs.durability;
       r.value.*member = std::forward<V>(v);  // if this throws, nothing was written
-      write.new_revision(std::max(d, fs.durability),
+      write.new_revision(std::max(d, fs.durability), key,
                          [&](Revision now) noexcept { fs = FieldStamp{now, d}; });
       rt.emit(EventKind::did_set_input, key);
     }
@@ -127,6 +127,12 @@ class InputIngredient final : public IngredientBase {
 
   bool maybe_changed_after(Database&, std::uint32_t sub, std::uint32_t key,
                            Revision after) override {
+    const Record* r = records_.get(key);
+    return !r || r->fields[sub].changed_at > after;
+  }
+
+  bool changed_since(const Runtime&, std::uint32_t sub, std::uint32_t key, Revision after,
+                     absl::flat_hash_set<DatabaseKey>&) const override {
     const Record* r = records_.get(key);
     return !r || r->fields[sub].changed_at > after;
   }

@@ -130,6 +130,26 @@ class InternedIngredient final : public IngredientBase {
     return name() + "#" + std::to_string(key);
   }
 
+  bool changed_since(const Runtime&, std::uint32_t, std::uint32_t key, Revision after,
+                     absl::flat_hash_set<DatabaseKey>&) const override {
+    const Meta* m = meta_.get(key);
+    return !m || !m->live.load(std::memory_order_relaxed) || m->first_interned > after;
+  }
+
+  DatabaseKey invalidation_source(std::uint32_t, std::uint32_t key,
+                                  SourceInfo& info) const override {
+    const Meta* m = meta_.get(key);
+    info.absent = !m || !m->live.load(std::memory_order_relaxed);
+    info.note_use = reclaim_after_ != 0;
+    return DatabaseKey{first_index(), key};
+  }
+
+  // A memo that read the value was accepted without verification: the value is in use.
+  void note_used(std::uint32_t, std::uint32_t key, Revision now) override {
+    if (Meta* m = meta_.get(key); m && m->last_used.load(std::memory_order_relaxed) != now)
+      m->last_used.store(now, std::memory_order_relaxed);
+  }
+
   void on_new_revision(Database& db) override {
     const Revision now = db.runtime().revision();
     if (reclaim_after_ == 0 || now % reclaim_after_ != 0) return;  // sweep every N revisions
@@ -173,8 +193,10 @@ class InternedIngredient final : public IngredientBase {
     m.live.store(false, std::memory_order_relaxed);
     table_.erase(index, stamp_generation(m.stamp.load(std::memory_order_relaxed)) < kMaxGeneration);
     live_.fetch_sub(1, std::memory_order_relaxed);
-    db.runtime().broadcast_deleted(db, *this, index, m.stamp.load(std::memory_order_relaxed));
-    db.runtime().emit(EventKind::did_reclaim, DatabaseKey{first_index(), index});
+    Runtime& rt = db.runtime();
+    rt.note_invalidated(rt.local(), DatabaseKey{first_index(), index});  // its readers re-check
+    rt.broadcast_deleted(db, *this, index, m.stamp.load(std::memory_order_relaxed));
+    rt.emit(EventKind::did_reclaim, DatabaseKey{first_index(), index});
   }
 
   // Only reclaimable values need a dependency: the others never change under a handle.

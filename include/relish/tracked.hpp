@@ -185,6 +185,26 @@ class TrackedIngredient final : public IngredientBase {
     return sub != 0 && e->changed_at[sub - 1] > after;
   }
 
+  // A field (or the existence) of an entity changes only when its creating query re-runs:
+  // the readers of the entity hang off the creator in the reverse index.
+  DatabaseKey invalidation_source(std::uint32_t sub, std::uint32_t key,
+                                  SourceInfo& info) const override {
+    const Entity* e = entities_.get(key);
+    if (!e || !e->alive.load(std::memory_order_relaxed)) {
+      info.absent = true;
+      return DatabaseKey{first_index() + sub, key};
+    }
+    return e->identity.creator;
+  }
+
+  bool changed_since(const Runtime& rt, std::uint32_t sub, std::uint32_t key, Revision after,
+                     absl::flat_hash_set<DatabaseKey>& seen) const override {
+    const Entity* e = entities_.get(key);
+    if (!e || !e->alive.load(std::memory_order_relaxed) || e->created_at > after) return true;
+    if (sub != 0 && e->changed_at[sub - 1] > after) return true;
+    return rt.changed_since(e->identity.creator, after, seen);  // about to change?
+  }
+
   // Its creating query was verified in this revision: the entity is current.
   void mark_validated(std::uint32_t key, Revision now) override {
     if (Entity* e = entities_.get(key)) e->validated_at.store(now, std::memory_order_release);

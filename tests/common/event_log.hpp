@@ -88,6 +88,7 @@ class EventLog {
   }
   Log executed() const { return of_kind(relish::EventKind::will_execute); }
   Log validated() const { return of_kind(relish::EventKind::did_validate_memoized_value); }
+  Log accepted() const { return of_kind(relish::EventKind::did_accept_clean); }
   Log backdated() const { return of_kind(relish::EventKind::did_backdate); }
 
  private:

@@ -128,8 +128,8 @@ TEST_CASE("interned: high-durability and outside-query values are never reclaime
   CHECK(Name::intern(db, {"builtins"}) == builtins);
   CHECK_THROWS_AS(main_name.get(db), relish::StaleHandleError);
   log.clear();
-  CHECK(make_name(db, stdlib) == builtins);  // durability shortcut: nothing to redo
-  CHECK(log.take() == Log{"did_validate_memoized_value make_name_fn(SrcData#0)"});
+  CHECK(make_name(db, stdlib) == builtins);  // outside every edit's cone: nothing to redo
+  CHECK(log.take() == Log{"did_accept_clean make_name_fn(SrcData#0)"});
 
   // A value first interned outside a query and later by a low query stays high.
   Src other_file = Src::create(db, {.text = "outside"});

@@ -134,15 +134,15 @@ TEST_CASE("re-running an importer with the same module names hits the resolve me
                           "will_execute resolve_module_query_fn(ModuleName{\"json\", 0})"});
 
   // The file is edited; the names it imports are the same: the importer re-runs, resolution
-  // does not (each memo is verified, once, under the same interned key).
+  // does not (each memo is accepted, once, under the same interned key: outside the cone).
   main.set(db, &FileData::text, "json os os");
   log.clear();
   CHECK(imports_of(db, main) ==
         std::vector<std::optional<Module>>{Module{"json.py"}, Module{"os.py"}, Module{"os.py"}});
   CHECK(log.take() ==
         Log{"will_execute imports_of_fn(FileData#0)",
-            "did_validate_memoized_value resolve_module_query_fn(ModuleName{\"json\", 0})",
-            "did_validate_memoized_value resolve_module_query_fn(ModuleName{\"os\", 0})"});
+            "did_accept_clean resolve_module_query_fn(ModuleName{\"json\", 0})",
+            "did_accept_clean resolve_module_query_fn(ModuleName{\"os\", 0})"});
 
   // The search path changes without changing the result: resolution re-runs and backdates,
   // so the importer is not re-run.

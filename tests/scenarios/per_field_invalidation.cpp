@@ -45,15 +45,15 @@ TEST_CASE("setting one field re-runs only the queries that read it", "[scenario]
   CHECK(length(db, f) == 5);
   CHECK(executable(db, f));
   CHECK(length(db, g) == 6);
-  CHECK(log.take() == Log{"did_validate_memoized_value length_fn(FileData#0)",
+  CHECK(log.take() == Log{"did_accept_clean length_fn(FileData#0)",
                           "will_execute executable_fn(FileData#0)",
-                          "did_validate_memoized_value length_fn(FileData#1)"});
+                          "did_accept_clean length_fn(FileData#1)"});
 
   f.set(db, &FileData::text, "x = 100");
   CHECK(log.take() == Log{"did_set_input FileData#0.field0"});
   CHECK(executable(db, f));
   CHECK(length(db, f) == 7);
-  CHECK(log.take() == Log{"did_validate_memoized_value executable_fn(FileData#0)",
+  CHECK(log.take() == Log{"did_accept_clean executable_fn(FileData#0)",
                           "will_execute length_fn(FileData#0)"});
 
   // Within a revision, a verified memo is a plain hit: no event at all.

@@ -181,6 +181,6 @@ TEST_CASE("tracked: a new entity reusing a deleted entity's slot keeps its memos
   log.clear();
   CHECK(definitions(db, g)[2] == z);
   CHECK(def_value(db, z) == 7);
-  CHECK(log.take() == Log{"did_validate_memoized_value definitions_fn(FileData#1)",
-                          "did_validate_memoized_value def_value_fn(DefinitionData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean definitions_fn(FileData#1)",
+                          "did_accept_clean def_value_fn(DefinitionData#0)"});
 }

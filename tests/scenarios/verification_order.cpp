@@ -56,6 +56,6 @@ TEST_CASE("verification stops at the first changed dependency", "[scenario]") {
   db.b.set(db, &NumData::value, 7);
   log.clear();
   CHECK(root(db, a) == 72);
-  CHECK(log.take() == Log{"did_validate_memoized_value read_a_fn(NumData#0)",
+  CHECK(log.take() == Log{"did_accept_clean read_a_fn(NumData#0)",
                           "will_execute read_b_fn(NumData#1)", "will_execute root_fn(NumData#0)"});
 }

@@ -9,13 +9,16 @@
 //   state              meaning
 //   no memo            nothing stored (verified_at 0, no value)
 //   verified in R      value, dependencies and changed_at valid in revision R
+//   marked (dirty)     a write since R may have changed something it read
 //   provisional        value valid only in the running round(s) of fixpoint cycle(s)
 //   evicted            value dropped by the LRU; dependencies and revisions kept
 //   entity deleted     keyed on a deleted entity: never hit again, dropped next revision
 //
 //   transition          from -> to                                          file
 //   fetch hit           verified in now -> (read; two loads and compares)   fetch.hpp
-//   deep verification   verified in R < now -> verified in now, or execute  verify.hpp
+//   marking             verified in R -> marked (by a write, up its cone)   invalidate.hpp
+//   clean acceptance    verified in R < now, unmarked -> verified in now    invalidate.hpp
+//   deep verification   marked -> verified in now (unmarked), or execute    verify.hpp
 //   execution           no memo / changed -> verified in now                execute.hpp
 //   backdate            re-executed to an equal value: keeps changed_at     backdate.hpp
 //   fixpoint rounds     cycle head executing -> provisional -> final/stale  fixpoint.hpp
@@ -32,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -155,6 +159,15 @@ class FunctionIngredient final : public IngredientBase {
                            std::vector<std::shared_ptr<const void>>& out,
                            absl::flat_hash_set<std::uint64_t>& visited) const override;
 
+  // invalidate.hpp
+  bool mark_dirty(std::uint32_t, std::uint32_t id) override;
+  std::span<const DatabaseKey> dependency_span(std::uint32_t, std::uint32_t id) const override;
+  DatabaseKey invalidation_source(std::uint32_t, std::uint32_t id,
+                                  SourceInfo& info) const override;
+  void set_notes_use(std::uint32_t, std::uint32_t id) override;
+  bool changed_since(const Runtime& rt, std::uint32_t, std::uint32_t id, Revision after,
+                     absl::flat_hash_set<DatabaseKey>& seen) const override;
+
  private:
   // memo.hpp
   using MemoExtra = relish::detail::MemoExtra<Value>;
@@ -228,6 +241,9 @@ class FunctionIngredient final : public IngredientBase {
   // discard.hpp
   void discard(Db& db, Memo& m);
 
+  // invalidate.hpp
+  bool accept_clean(Db& db, Memo& m, DatabaseKey key, bool publish);
+
   // evict.hpp
   static std::size_t measured_bytes(Memo& m);
   void touch(Memo& m, Revision now) noexcept;
@@ -249,5 +265,6 @@ class FunctionIngredient final : public IngredientBase {
 #include "relish/detail/function/execute.hpp"
 #include "relish/detail/function/fetch.hpp"
 #include "relish/detail/function/fixpoint.hpp"
+#include "relish/detail/function/invalidate.hpp"
 #include "relish/detail/function/memory_usage.hpp"
 #include "relish/detail/function/verify.hpp"

@@ -21,6 +21,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -29,6 +30,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "relish/detail/ids.hpp"
+#include "relish/detail/reverse_index.hpp"
 #include "relish/detail/stable_vector.hpp"
 #include "relish/detail/sync.hpp"
 #include "relish/durability.hpp"
@@ -61,6 +63,15 @@ struct CycleHead {
   DatabaseKey head;
   std::uint32_t iteration;
   friend bool operator==(const CycleHead&, const CycleHead&) = default;
+};
+
+// What the reverse index must know about a dependency (IngredientBase::invalidation_source).
+struct SourceInfo {
+  // There is nothing to read there now (a memo that failed or was dropped, a deleted entity):
+  // a memo that read it is marked at once.
+  bool absent = false;
+  // An interned value under garbage collection: an O(1) acceptance of a reader is a use.
+  bool note_use = false;
 };
 
 // Something that owns part of the dependency graph: a query's memos, an input's fields...
@@ -119,6 +130,34 @@ class IngredientBase {
   // memos keyed on it go.
   virtual void on_entity_deleted(Database&, std::uint32_t /*first_index*/,
                                  std::uint32_t /*index*/, std::uint32_t /*stamp*/) {}
+
+  // ---- push-pull invalidation (see Runtime::invalidate), between revisions only ----
+  // Marks memo `key` as possibly affected by a write. True if it was not marked yet: the
+  // walk goes on to its readers. Nodes without memos (input fields, entities) pass it on.
+  virtual bool mark_dirty(std::uint32_t /*sub*/, std::uint32_t /*key*/) { return true; }
+  // What memo `key` read in its last execution (nothing for nodes without memos).
+  virtual std::span<const DatabaseKey> dependency_span(std::uint32_t /*sub*/,
+                                                       std::uint32_t /*key*/) const {
+    return {};
+  }
+  // The node whose reverse edges lead to the readers of (sub, key): itself, or for a tracked
+  // struct, the query that creates it (its fields change only when that query re-runs).
+  virtual DatabaseKey invalidation_source(std::uint32_t sub, std::uint32_t key,
+                                          SourceInfo& /*info*/) const {
+    return DatabaseKey{first_index_ + sub, key};
+  }
+  // A memo that read (sub, key) was accepted in O(1) in revision `now`: for interned values
+  // under garbage collection, that is a use (as deep verification would have been).
+  virtual void note_used(std::uint32_t /*sub*/, std::uint32_t /*key*/, Revision /*now*/) {}
+  // Memo `key` read a node whose uses must be noted (SourceInfo::note_use).
+  virtual void set_notes_use(std::uint32_t /*sub*/, std::uint32_t /*key*/) {}
+
+  // Tests (Runtime::set_check_acceptance_for_testing): did (sub, key), or anything it read,
+  // transitively, change after `after`, or is it absent? Only reads (Runtime::changed_since).
+  virtual bool changed_since(const Runtime&, std::uint32_t /*sub*/, std::uint32_t /*key*/,
+                             Revision /*after*/, absl::flat_hash_set<DatabaseKey>& /*seen*/) const {
+    return false;
+  }
 
   const std::string& name() const noexcept { return name_; }
   std::uint32_t first_index() const noexcept { return first_index_; }
@@ -210,6 +249,11 @@ struct Local {
   // The first exception an event callback threw: rethrown by the outermost relish call once
   // the engine's state is consistent (see Runtime::emit).
   std::exception_ptr callback_error;
+  // For the next write's invalidation (Runtime::invalidate): memos this thread executed since
+  // (their dependencies become reverse edges), and nodes that became absent (a memo reset by
+  // an error, a deleted entity's memo, a reclaimed interned value: their readers are marked).
+  std::vector<DatabaseKey> executed;
+  std::vector<DatabaseKey> invalidated;
 };
 
 // The error for a handle that does not name a live entity of this database: `h` renders it
@@ -490,8 +534,10 @@ class Runtime {
     // calls `commit(revision)` to stamp what was written, and only then runs the ingredients'
     // revision hooks (eviction...). A hook that throws cannot undo the write: the write is
     // complete, every hook still runs, and the first exception reaches the writer.
+    // `changed` names the node written: what read it, transitively, is marked.
     template <class Commit>
-    void new_revision(Durability d, Commit&& commit) {
+    void new_revision(Durability d, DatabaseKey changed, Commit&& commit) {
+      rt_.invalidate(db_, changed);
       commit(rt_.bump_revision(d));
       rt_.run_revision_hooks(db_);
     }
@@ -597,6 +643,62 @@ class Runtime {
     block_on(l, owner, owner_id, key);
   }
 
+  // ---- push-pull invalidation ---------------------------------------------------------
+  //
+  // A write marks the memos that may depend on what it changed: the upward cone of the
+  // written field through the reverse index. Only marked ("dirty") memos are verified
+  // deeply; a memo from an earlier revision that no write marked is accepted in O(1) when
+  // read. A mark stays until the memo is verified or re-run, and a memo marked already stops
+  // the walk: every reader of a marked memo was marked with it, and a memo gets new readers
+  // only once it is up to date (unmarked).
+
+  // Memo `k` ran and stored what it read: its edges go in at the next write.
+  void note_executed(Local& l, DatabaseKey k) noexcept { note(l.executed, k); }
+  // Node `k` lost its value mid-revision (or in a revision hook): its readers are marked at
+  // the next write (or at the end of this one).
+  void note_invalidated(Local& l, DatabaseKey k) noexcept { note(l.invalidated, k); }
+
+  // May a memo no write marked be accepted without verifying it? Not once the reverse index
+  // is incomplete (an allocation failed while folding), nor in the pull-only testing mode.
+  bool accepts_clean() const noexcept {
+    return !pull_only_for_testing_ && !index_lost_.load(std::memory_order_relaxed);
+  }
+  // Tests: verify every memo from an earlier revision deeply, as a pull-only engine does (the
+  // reverse index is still kept, so switching back is safe). Between queries only.
+  void set_pull_only_for_testing(bool on) noexcept { pull_only_for_testing_ = on; }
+
+  // Tests: every memo accepted in O(1) is checked against a full walk of what it read: none
+  // of it may have changed since the memo was verified (else the reverse index missed an
+  // edge). A failed check aborts with both names. Single-threaded tests only.
+  void set_check_acceptance_for_testing(bool on) noexcept { check_acceptance_ = on; }
+  bool checks_acceptance() const noexcept {
+    return check_acceptance_ && threads_.load(std::memory_order_relaxed) == 1;
+  }
+  bool changed_since(DatabaseKey k, Revision after, absl::flat_hash_set<DatabaseKey>& seen) const {
+    if (!seen.insert(k).second) return false;
+    const auto& [ing, sub] = by_index_[k.ingredient];
+    return ing->changed_since(*this, sub, k.key, after, seen);
+  }
+  // Called before memo `key`, verified at `verified`, is accepted without verification.
+  void check_acceptance(DatabaseKey key, Revision verified,
+                        std::span<const DatabaseKey> deps) const {
+    absl::flat_hash_set<DatabaseKey> seen;
+    for (DatabaseKey d : deps) {
+      if (changed_since(d, verified, seen)) {
+        std::fprintf(stderr,
+                     "relish: push-pull check failed: %s (verified at %llu) was accepted as "
+                     "clean, but its dependency %s changed since (revision now %llu)\n",
+                     describe(key).c_str(), static_cast<unsigned long long>(verified),
+                     describe(d).c_str(), static_cast<unsigned long long>(revision()));
+        std::abort();
+      }
+    }
+  }
+
+  // Memos the last write marked, and the reverse index (benchmarks, memory reports).
+  std::size_t marked_by_last_write() const noexcept { return marked_; }
+  const ReverseIndex& reverse_index() const noexcept { return reverse_; }
+
   // ---- events -------------------------------------------------------------------------
 
   void set_event_callback(std::function<void(const Event&)> cb) { on_event_ = std::move(cb); }
@@ -638,6 +740,7 @@ class Runtime {
       slot->active.reserve(64);
       slot->id = static_cast<std::uint32_t>(by_local_id_.size()) + 1;
       by_local_id_.push_back(slot.get());
+      threads_.store(slot->id, std::memory_order_relaxed);
     }
     return *slot;
   }
@@ -725,6 +828,8 @@ class Runtime {
     return r;
   }
 
+  // The hooks may invalidate (interned values reclaimed, memos of deleted entities dropped):
+  // their readers are marked before any query runs in the new revision.
   void run_revision_hooks(Database& db) {
     std::exception_ptr first;
     for_each_ingredient([&](IngredientBase& ing) {
@@ -734,7 +839,114 @@ class Runtime {
         if (!first) first = std::current_exception();
       }
     });
+    mark_noted(db);
     if (first) std::rethrow_exception(first);
+  }
+
+  void note(std::vector<DatabaseKey>& log, DatabaseKey k) noexcept {
+    try {
+      log.push_back(k);
+    } catch (...) {  // out of memory: fall back to verifying everything (always correct)
+      index_lost_.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  // Under the write's exclusive access, before the revision changes: folds what every thread
+  // executed into the reverse index, then marks the cone of `changed` and of every node noted
+  // as invalidated. Cannot fail: if memory runs out, the engine verifies everything from now
+  // on, as a pull-only engine does.
+  void invalidate(Database&, DatabaseKey changed) noexcept {
+    marked_ = 0;
+    if (index_lost_.load(std::memory_order_relaxed)) return;
+    try {
+      to_mark_.clear();
+      {
+        LockGuard lock(locals_mu_);
+        for (Local* o : by_local_id_) {
+          for (DatabaseKey m : o->executed) fold(m);
+          o->executed.clear();
+          to_mark_.insert(to_mark_.end(), o->invalidated.begin(), o->invalidated.end());
+          o->invalidated.clear();
+        }
+      }
+      mark_from(changed);
+      for (DatabaseKey k : to_mark_) mark_from(k);
+      to_mark_.clear();
+    } catch (...) {
+      index_lost_.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  void mark_noted(Database&) noexcept {
+    Local& me = local();
+    if (me.invalidated.empty() || index_lost_.load(std::memory_order_relaxed)) return;
+    try {
+      for (DatabaseKey k : me.invalidated) mark_from(k);
+      me.invalidated.clear();
+    } catch (...) {
+      index_lost_.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  // The reverse edges of memo `m`'s dependencies. A memo that read an absent node (a query
+  // that failed, a deleted entity) is marked now: the pull rule re-runs it at every revision
+  // until it reads something present, and so do we.
+  void fold(DatabaseKey m) {
+    const auto& [ing, sub] = by_index_[m.ingredient];
+    bool note_use = false;
+    for (DatabaseKey d : ing->dependency_span(sub, m.key)) {
+      SourceInfo info;
+      const DatabaseKey source = source_of(d, info);
+      if (info.absent) to_mark_.push_back(m);
+      note_use = note_use || info.note_use;
+      reverse_.add(source, m, [this](DatabaseKey reader, DatabaseKey node) {
+        return still_reads(reader, node);
+      });
+    }
+    if (note_use) ing->set_notes_use(sub, m.key);
+  }
+
+  DatabaseKey source_of(DatabaseKey d, SourceInfo& info) const {
+    const auto& [ing, sub] = by_index_[d.ingredient];
+    return ing->invalidation_source(sub, d.key, info);
+  }
+
+  bool still_reads(DatabaseKey reader, DatabaseKey node) const {
+    const auto& [ing, sub] = by_index_[reader.ingredient];
+    for (DatabaseKey d : ing->dependency_span(sub, reader.key)) {
+      SourceInfo info;
+      if (source_of(d, info) == node) return true;
+    }
+    return false;
+  }
+
+ public:
+  // Memo `reader`, which read `deps`, was accepted in O(1): the uses it implies.
+  void note_used(std::span<const DatabaseKey> deps) {
+    for (DatabaseKey d : deps) {
+      const auto& [ing, sub] = by_index_[d.ingredient];
+      ing->note_used(sub, d.key, revision());
+    }
+  }
+
+ private:
+
+  // Marks `node` and everything above it that is not marked yet.
+  void mark_from(DatabaseKey node) {
+    std::vector<DatabaseKey>& stack = mark_stack_;
+    stack.clear();
+    auto mark = [&](DatabaseKey k) {
+      const auto& [ing, sub] = by_index_[k.ingredient];
+      if (!ing->mark_dirty(sub, k.key)) return;
+      ++marked_;
+      stack.push_back(k);
+    };
+    mark(node);
+    while (!stack.empty()) {
+      const DatabaseKey k = stack.back();
+      stack.pop_back();
+      reverse_.for_each_dependent(k, mark);
+    }
   }
 
   // The thread `p` is blocked on, if that edge is still live: a thread that was woken but has
@@ -785,12 +997,26 @@ class Runtime {
   Mutex locals_mu_;
   absl::flat_hash_map<std::thread::id, std::unique_ptr<Local>> locals_;
   std::vector<Local*> by_local_id_;
+  std::atomic<std::uint32_t> threads_{0};  // by_local_id_.size(), readable without the lock
 
   std::atomic<bool> pending_{false};
   Mutex write_mu_;
   AsymmetricFence fence_;
 
   std::function<void(const Event&)> on_event_;
+
+  // Push-pull invalidation state, touched only under a write's exclusive access.
+  ReverseIndex reverse_;
+  std::vector<DatabaseKey> to_mark_;
+  std::vector<DatabaseKey> mark_stack_;
+  std::size_t marked_ = 0;
+  bool pull_only_for_testing_ = false;
+#ifdef RELISH_CHECK_ACCEPTANCE  // the test suite turns the check on for every database
+  bool check_acceptance_ = true;
+#else
+  bool check_acceptance_ = false;
+#endif
+  std::atomic<bool> index_lost_{false};
 };
 
 }  // namespace relish::detail

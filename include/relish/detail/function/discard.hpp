@@ -19,7 +19,11 @@ inline void FunctionIngredient<F, O, Cycle>::on_entity_deleted(
     // No hit from now on (the slot is not reused before the next revision, so the memo at
     // `index` is the dead entity's, or an older dead one's): asked again, the query fails
     // on the dead handle; the value stays alive for references handed out.
-    if (Memo* m = memos_.get(index)) m->verified_at.store(0, std::memory_order_release);
+    if (Memo* m = memos_.get(index)) {
+      m->verified_at.store(0, std::memory_order_release);
+      Runtime& rt = base.runtime();
+      rt.note_invalidated(rt.local(), DatabaseKey{first_index(), index});
+    }
     LockGuard lock(deferred_mu_);
     deferred_drops_.push_back({index, stamp});
   }

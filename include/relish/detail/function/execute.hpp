@@ -37,6 +37,7 @@ inline auto FunctionIngredient<F, O, Cycle>::run(Db& db, Local& l, Memo& m, Data
     rt.emit(EventKind::did_execute, key);
     if (auto* old = m.created()) made.insert(made.end(), old->begin(), old->end());
     m.reset();
+    rt.note_invalidated(l, key);  // what read the old memo now reads nothing
     for (DatabaseKey e : made) rt.delete_entity(db, e);
     throw;
   }
@@ -103,6 +104,7 @@ inline void FunctionIngredient<F, O, Cycle>::fail_after_run(Db& db, Local& l, Me
   l.depth = depth;
   if (auto* old = m.created()) made.insert(made.end(), old->begin(), old->end());
   m.reset();
+  db.runtime().note_invalidated(l, l.frames[depth].key);
   for (DatabaseKey e : made) db.runtime().delete_entity(db, e);
 }
 
@@ -136,6 +138,7 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
     // (the memo can be verified in this revision already): only the value is new.
     store_value(m, std::move(result));
     --l.depth;
+    if (rt.accepts_clean()) m.dirty = false;  // verified (or clean) before the refill
     m.verified_at.store(now, std::memory_order_release);
     rt.emit(EventKind::did_execute, key);
     return;
@@ -148,6 +151,10 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
   if (changed_at == now || !m.value) store_value(m, std::move(result));
   take_carried(m, f);
   m.deps.assign(f.deps);
+  rt.note_executed(l, key);  // its reverse edges go in at the next write
+  // Its dependencies are current and unmarked. (Pull-only testing mode: they may be marked
+  // still, verified by the durability shortcut; keep it marked so that switching back is safe.)
+  m.dirty = !rt.accepts_clean();
   m.changed_at = changed_at;
   m.durability = f.durability;
   m.key_stamp = stamp;

@@ -105,9 +105,11 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
         // for a value that is about to be used.
         // A memo without a value (evicted) is not published as verified before it is
         // refilled: other threads would find it verified and read it half-written.
+        const bool publish = m.value.has_value();
         const bool ok = verified == rt.revision() ||
-                        (verified != 0 && verify_or_restart(db, l, m, key, m.value.has_value()) ==
-                                              Verdict::unchanged);
+                        (verified != 0 && (accept_clean(db, m, key, publish) ||
+                                           verify_or_restart(db, l, m, key, publish) ==
+                                               Verdict::unchanged));
         if (!ok || !m.value) execute(db, l, m, key, stamp, ok);
       }
       if (!wait.word) {

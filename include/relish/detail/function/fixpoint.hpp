@@ -198,6 +198,7 @@ inline void FunctionIngredient<F, O, Cycle>::store_provisional(Db& db, Local& l,
   x.accumulated = std::move(f.accumulated);
   take_carried(m, f);
   m.deps.assign(f.deps);
+  rt.note_executed(l, key);
   m.key_stamp = stamp;
   std::vector<DatabaseKey> created = std::move(f.created);
   --l.depth;
@@ -236,6 +237,7 @@ inline bool FunctionIngredient<F, O, Cycle>::finalize_provisional(
     // old value's. Unverified until re-executed; the old value stays for backdating.
     clear_provisional(*m);
     m->verified_at.store(0, std::memory_order_release);
+    rt.note_invalidated(l, key);
     return false;
   }
   if (h == x.heads.end()) return true;  // not computed in this cycle
@@ -256,6 +258,7 @@ inline bool FunctionIngredient<F, O, Cycle>::finalize_provisional(
   }
   x.provisional.reset();
   m->durability = x.provisional_durability;
+  m->dirty = !rt.accepts_clean();  // as after an execution (execute.hpp, finish)
   m->verified_at.store(now, std::memory_order_release);
   return false;
 }

@@ -97,6 +97,13 @@ struct Memo {
   std::uint32_t key_stamp = 0;
   OwnerWord owner;  // thread computing or verifying it (Local::id)
   Durability durability = Durability::high;
+  // Marked by a write as possibly affected (Runtime::invalidate): verified deeply before use.
+  // Unmarked, a memo from an earlier revision is accepted in O(1). Written by the write (with
+  // every reader out) and by the memo's owner.
+  bool dirty = false;
+  // It read an interned value under garbage collection: accepting it is a use of that value
+  // (set by the write that folds its dependencies in; see Runtime::note_used).
+  bool notes_use = false;
   // Mirrors "extra->heads is not empty", readable before claiming the memo.
   std::atomic<bool> provisional{false};
   // Mirrors "value holds one", readable before claiming the memo (see store_value).
@@ -122,6 +129,7 @@ struct Memo {
     changed_at = 0;
     key_stamp = 0;
     durability = Durability::high;
+    notes_use = false;
   }
 };
 

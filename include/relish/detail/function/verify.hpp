@@ -31,6 +31,7 @@ inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base,
       if (m->verified_at.load(std::memory_order_relaxed) == rt.revision())
         return m->changed_at > after;
       if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
+      if (accept_clean(db, *m, key, true)) return m->changed_at > after;
       Verdict v = verify_or_restart(db, *l, *m, key);
       if (v == Verdict::changed) {
         if (!execute_for_verification(db, *l, *m, key)) return true;
@@ -60,14 +61,18 @@ inline Verdict FunctionIngredient<F, O, Cycle>::verify_or_restart(Db& db, Local&
 // checked in the order they were read, and the walk stops at the first changed one (later
 // ones may not even be read by a re-execution). The caller owns m. "conditional": unchanged
 // provided the cycle heads met on the way (being verified further up) turn out unchanged;
-// such a verdict is not recorded.
+// such a verdict is not recorded. With push-pull invalidation on, only marked memos get here,
+// and they never take the durability shortcut: a mark that came through a stale edge could
+// otherwise be cleared while a dependency stays marked, and "every reader of a marked memo is
+// marked" (what lets marking stop early) would break.
 template <auto F, Options O, class Cycle>
 inline Verdict FunctionIngredient<F, O, Cycle>::verify(Db& db, Local& l, Memo& m, DatabaseKey key,
                                                        bool publish) {
   Runtime& rt = db.runtime();
   const Revision verified = m.verified_at.load(std::memory_order_relaxed);
   const std::size_t hits = l.cycle_hits.size();
-  if (rt.last_changed(m.durability) > verified) {  // else: the durability shortcut
+  const bool push_pull = rt.accepts_clean();
+  if (push_pull || rt.last_changed(m.durability) > verified) {  // else: the durability shortcut
     const DatabaseKey* deps = m.deps.data();
     try {
       for (std::uint32_t i = 0, n = m.deps.size(); i < n; ++i) {
@@ -88,7 +93,10 @@ inline Verdict FunctionIngredient<F, O, Cycle>::verify(Db& db, Local& l, Memo& m
   if (const std::vector<DatabaseKey>* made = m.created()) {  // what it created is current
     for (DatabaseKey e : *made) rt.ingredient_at(e).mark_validated(e.key, rt.revision());
   }
-  if (publish) m.verified_at.store(rt.revision(), std::memory_order_release);
+  if (publish) {
+    if (push_pull) m.dirty = false;  // every dependency is current and unmarked now
+    m.verified_at.store(rt.revision(), std::memory_order_release);
+  }
   rt.emit(EventKind::did_validate_memoized_value, key);
   return Verdict::unchanged;
 }
