@@ -103,8 +103,14 @@ BENCHMARK(BM_tree)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::k
 
 // ---- files ------------------------------------------------------------------------------
 
+struct FileData {
+  std::uint32_t first_leaf;  // its leaves are inputs[first_leaf .. first_leaf + kFan)
+};
+using File = relish::Input<FileData>;  // keyed on a handle, as pyscope's check_file(File)
+
 struct FilesDb : relish::Database {
   std::vector<Num> inputs;  // kFan per file
+  std::vector<File> files;
 };
 
 [[gnu::noinline]] std::uint64_t file_leaf_fn(FilesDb& db, Num n) {
@@ -112,9 +118,10 @@ struct FilesDb : relish::Database {
 }
 inline constexpr relish::Query<file_leaf_fn> file_leaf;
 
-[[gnu::noinline]] std::uint64_t check_file_fn(FilesDb& db, std::uint32_t file) {
+[[gnu::noinline]] std::uint64_t check_file_fn(FilesDb& db, File file) {
   std::uint64_t sum = 0;
-  for (std::uint32_t k = 0; k < kFan; ++k) sum += file_leaf(db, db.inputs[file * kFan + k]);
+  const std::uint32_t first = file.get(db, &FileData::first_leaf);
+  for (std::uint32_t k = 0; k < kFan; ++k) sum += file_leaf(db, db.inputs[first + k]);
   return sum;
 }
 inline constexpr relish::Query<check_file_fn> check_file;
@@ -123,10 +130,11 @@ void BM_files(benchmark::State& state) {
   FilesDb db;
   const auto files = static_cast<std::uint32_t>(state.range(0));
   for (std::uint32_t i = 0; i < files * kFan; ++i) db.inputs.push_back(Num::create(db, {i}));
+  for (std::uint32_t f = 0; f < files; ++f) db.files.push_back(File::create(db, {f * kFan}));
   auto check_all = [&] {
     std::uint64_t sum = 0;
     relish::ReadScope read(db);
-    for (std::uint32_t f = 0; f < files; ++f) sum += check_file(db, f);
+    for (const File f : db.files) sum += check_file(db, f);
     return sum;
   };
   benchmark::DoNotOptimize(check_all());

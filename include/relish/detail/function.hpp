@@ -243,6 +243,8 @@ class FunctionIngredient final : public IngredientBase {
 
   // invalidate.hpp
   bool accept_clean(Db& db, Memo& m, DatabaseKey key, bool publish);
+  const Value* accept_unclaimed(Db& db, Local& l, Memo& m, DatabaseKey key, Revision verified,
+                                std::uint32_t stamp);
 
   // evict.hpp
   static std::size_t measured_bytes(Memo& m);

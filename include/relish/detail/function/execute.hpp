@@ -138,7 +138,7 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
     // (the memo can be verified in this revision already): only the value is new.
     store_value(m, std::move(result));
     --l.depth;
-    if (rt.accepts_clean()) m.dirty = false;  // verified (or clean) before the refill
+    if (rt.accepts_clean()) m.dirty.store(false, std::memory_order_relaxed);  // verified (or clean) before the refill
     m.verified_at.store(now, std::memory_order_release);
     rt.emit(EventKind::did_execute, key);
     return;
@@ -154,7 +154,7 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
   rt.note_executed(l, key);  // its reverse edges go in at the next write
   // Its dependencies are current and unmarked. (Pull-only testing mode: they may be marked
   // still, verified by the durability shortcut; keep it marked so that switching back is safe.)
-  m.dirty = !rt.accepts_clean();
+  m.dirty.store(!rt.accepts_clean(), std::memory_order_relaxed);
   m.changed_at = changed_at;
   m.durability = f.durability;
   m.key_stamp = stamp;

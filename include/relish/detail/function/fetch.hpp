@@ -73,6 +73,9 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
       rt.record_read(l, key, m.durability);
       return *m.value;
     }
+    if (verified != 0) {
+      if (const Value* v = accept_unclaimed(db, l, m, key, verified, stamp)) return *v;
+    }
     if (m.owner.owner() == l.id) [[unlikely]]
       return reentered_in_execution(db, l, m, key, stamp);
     if (!rt.claim(l, m.owner, key)) continue;

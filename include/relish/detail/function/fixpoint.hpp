@@ -258,7 +258,7 @@ inline bool FunctionIngredient<F, O, Cycle>::finalize_provisional(
   }
   x.provisional.reset();
   m->durability = x.provisional_durability;
-  m->dirty = !rt.accepts_clean();  // as after an execution (execute.hpp, finish)
+  m->dirty.store(!rt.accepts_clean(), std::memory_order_relaxed);  // as after an execution (execute.hpp, finish)
   m->verified_at.store(now, std::memory_order_release);
   return false;
 }

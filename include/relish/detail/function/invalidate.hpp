@@ -11,8 +11,8 @@ namespace relish::detail {
 template <auto F, Options O, class Cycle>
 inline bool FunctionIngredient<F, O, Cycle>::mark_dirty(std::uint32_t, std::uint32_t id) {
   Memo* m = memos_.get(id);
-  if (!m || m->dirty) return false;
-  m->dirty = true;
+  if (!m || m->dirty.load(std::memory_order_relaxed)) return false;
+  m->dirty.store(true, std::memory_order_relaxed);
   return true;
 }
 
@@ -57,7 +57,7 @@ template <auto F, Options O, class Cycle>
 inline bool FunctionIngredient<F, O, Cycle>::accept_clean(Db& db, Memo& m, DatabaseKey key,
                                                           bool publish) {
   Runtime& rt = db.runtime();
-  if (m.dirty || !rt.accepts_clean()) return false;
+  if (m.dirty.load(std::memory_order_relaxed) || !rt.accepts_clean()) return false;
   if (rt.checks_acceptance()) [[unlikely]]
     rt.check_acceptance(key, m.verified_at.load(std::memory_order_relaxed),
                         dependency_span(0, key.key));
@@ -68,6 +68,36 @@ inline bool FunctionIngredient<F, O, Cycle>::accept_clean(Db& db, Memo& m, Datab
   if (publish) m.verified_at.store(rt.revision(), std::memory_order_release);
   rt.emit(EventKind::did_accept_clean, key);
   return true;
+}
+
+// The common case of the above, without claiming the memo: unmarked, with its value, nothing
+// else to do (no entities to re-validate, no interned values to note, no cycle). Fields are
+// read unclaimed: a clean memo's fields are not written in this revision. Only the
+// revision is published, by one compare-and-swap: a clean memo is not written by anyone else
+// in this revision (its owner, if any, only accepts it too). nullptr: take the claimed path.
+template <auto F, Options O, class Cycle>
+inline auto FunctionIngredient<F, O, Cycle>::accept_unclaimed(Db& db, Local& l, Memo& m,
+                                                              DatabaseKey key, Revision verified,
+                                                              std::uint32_t stamp)
+    -> const Value* {
+  Runtime& rt = db.runtime();
+  if (m.dirty.load(std::memory_order_relaxed) || !m.filled.load(std::memory_order_acquire) ||
+      is_provisional(m) || (m.extra && !m.extra->created.empty()) || m.notes_use ||
+      m.key_stamp != stamp || !rt.accepts_clean())
+    return nullptr;
+  if (rt.checks_acceptance()) [[unlikely]]
+    rt.check_acceptance(key, verified, dependency_span(0, key.key));
+  const Revision now = rt.revision();
+  Revision expected = verified;
+  if (m.verified_at.compare_exchange_strong(expected, now, std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
+    rt.emit(EventKind::did_accept_clean, key);
+  } else if (expected != now) {
+    return nullptr;  // dropped meanwhile (its entity was deleted)
+  }
+  touch(m, now);
+  rt.record_read(l, key, m.durability);
+  return &*m.value;
 }
 
 }  // namespace relish::detail

@@ -99,8 +99,8 @@ struct Memo {
   Durability durability = Durability::high;
   // Marked by a write as possibly affected (Runtime::invalidate): verified deeply before use.
   // Unmarked, a memo from an earlier revision is accepted in O(1). Written by the write (with
-  // every reader out) and by the memo's owner.
-  bool dirty = false;
+  // every reader out) and by the memo's owner; read without claiming (accept_unclaimed).
+  std::atomic<bool> dirty{false};
   // It read an interned value under garbage collection: accepting it is a use of that value
   // (set by the write that folds its dependencies in; see Runtime::note_used).
   bool notes_use = false;
