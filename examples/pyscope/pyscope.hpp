@@ -1550,8 +1550,9 @@ inline void load(Db& db, std::vector<FileData> files, const LoadOptions& opt) {
 }
 
 // The *.py files under `dir` (sorted), with permissions and modification time; text is left to
-// be read by source_text. __pycache__, hidden, site-packages and dist-packages are skipped.
-inline std::vector<FileData> scan_directory(const std::string& dir) {
+// be read by source_text. __pycache__ and hidden directories are skipped, and site-packages and
+// dist-packages too unless `site_packages` (ty's site-packages search path, as one root).
+inline std::vector<FileData> scan_directory(const std::string& dir, bool site_packages = false) {
   namespace fs = std::filesystem;
   std::vector<FileData> out;
   std::error_code ec;
@@ -1561,8 +1562,8 @@ inline std::vector<FileData> scan_directory(const std::string& dir) {
     if (ec) break;
     const std::string name = it->path().filename().string();
     if (it->is_directory(ec)) {
-      if (name == "__pycache__" || name.starts_with(".") || name == "site-packages" ||
-          name == "dist-packages")
+      if (name == "__pycache__" || name.starts_with(".") ||
+          (!site_packages && (name == "site-packages" || name == "dist-packages")))
         it.disable_recursion_pending();
       continue;
     }
@@ -1610,19 +1611,18 @@ inline std::optional<File> find_file(Db& db, const std::string& path) {
   return std::nullopt;
 }
 
-// file_diagnostics of every file in `files`, on `threads` threads sharing `db`. `done` (if
-// given) counts finished files, for a progress bar.
-inline std::vector<std::vector<Diagnostic>> diagnose_all(Db& db, const std::vector<File>& files,
-                                                         unsigned threads,
-                                                         std::atomic<std::size_t>* done = nullptr) {
-  std::vector<std::vector<Diagnostic>> out(files.size());
+// Calls use(i, file_diagnostics(db, files[i])) for every file, on `threads` threads sharing
+// `db`. `done` (if given) counts finished files, for a progress bar.
+template <class Use>
+void for_each_diagnosed(Db& db, const std::vector<File>& files, unsigned threads,
+                        std::atomic<std::size_t>* done, Use&& use) {
   std::atomic<std::size_t> next{0};
   std::exception_ptr error;
   std::mutex error_mu;
   auto work = [&] {
     try {
       for (std::size_t i; (i = next.fetch_add(1)) < files.size();) {
-        out[i] = file_diagnostics(db, files[i]);
+        use(i, file_diagnostics(db, files[i]));
         if (done) done->fetch_add(1, std::memory_order_relaxed);
       }
     } catch (...) {
@@ -1637,7 +1637,27 @@ inline std::vector<std::vector<Diagnostic>> diagnose_all(Db& db, const std::vect
   work();
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+}
+
+// file_diagnostics of every file in `files` (copies).
+inline std::vector<std::vector<Diagnostic>> diagnose_all(Db& db, const std::vector<File>& files,
+                                                         unsigned threads,
+                                                         std::atomic<std::size_t>* done = nullptr) {
+  std::vector<std::vector<Diagnostic>> out(files.size());
+  for_each_diagnosed(db, files, threads, done,
+                     [&](std::size_t i, const std::vector<Diagnostic>& d) { out[i] = d; });
   return out;
+}
+
+// Brings every file's diagnostics up to date without copying them (an editor's pass after an
+// edit: the time is the engine's). Returns how many there are.
+inline std::size_t check_all(Db& db, const std::vector<File>& files, unsigned threads) {
+  std::atomic<std::size_t> count{0};
+  for_each_diagnosed(db, files, threads, nullptr,
+                     [&](std::size_t, const std::vector<Diagnostic>& d) {
+                       count.fetch_add(d.size(), std::memory_order_relaxed);
+                     });
+  return count.load();
 }
 
 // A function whose body can take one more line: for body edits.

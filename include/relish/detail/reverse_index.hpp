@@ -39,6 +39,9 @@ class ReverseIndex {
     for (DatabaseKey d : it->second.memos) f(d);
   }
 
+  // Room for `more` new nodes (folding a large cold run would otherwise rehash many times).
+  void reserve_more(std::size_t more) { by_node_.reserve(by_node_.size() + more); }
+
   std::size_t edges() const noexcept { return edges_; }
   std::size_t heap_bytes() const noexcept {
     std::size_t bytes = by_node_.capacity() * (sizeof(DatabaseKey) + sizeof(Dependents) + 1);

@@ -862,6 +862,9 @@ class Runtime {
       to_mark_.clear();
       {
         LockGuard lock(locals_mu_);
+        std::size_t executed = 0;
+        for (Local* o : by_local_id_) executed += o->executed.size();
+        if (executed > 1024) reverse_.reserve_more(executed);  // about one new node each
         for (Local* o : by_local_id_) {
           for (DatabaseKey m : o->executed) fold(m);
           o->executed.clear();
