@@ -26,7 +26,11 @@
 // Workloads and design.md budgets:
 //   a_hit                 memo hit, verified in this revision     < 15 ns per root
 //   b_cold_execute        first execution in a fresh database     < 150 ns overhead per query
-//   c_deep_verify         unchanged after an unrelated low write  < 5 ns per edge
+//   c_deep_verify         unchanged after an unrelated low write, every memo verified deeply
+//                         (pull-only testing mode: the cost per edge inside a write's
+//                         dirty cone)                              < 5 ns per edge
+//   c_clean_accept        the same with push-pull on: the roots are outside the write's
+//                         cone and accepted in O(1)                 per root
 //   d_reexecute           every input changed: verify, re-execute < 150 ns overhead per query
 //   e_durability_shortcut high inputs, low write elsewhere        < 30 ns per root (O(1))
 //   write_only            one input write (part of c and e)
@@ -122,6 +126,7 @@ BENCHMARK(BM_relish_b_cold_execute);
 // BM_relish_write_only) is timed too; it is ~0.1% of the iteration.
 void BM_relish_c_deep_verify(benchmark::State& state) {
   Fixture fx(relish::Durability::low);
+  fx.db.runtime().set_pull_only_for_testing(true);  // every memo marked, as inside a cone
   fx.query_all();
   std::size_t k = 0;
   auto step = [&] {
@@ -135,6 +140,20 @@ void BM_relish_c_deep_verify(benchmark::State& state) {
   state.counters["ns_per_edge"] = per_item(kTrees * kEdgesPerTree);
 }
 BENCHMARK(BM_relish_c_deep_verify);
+
+void BM_relish_c_clean_accept(benchmark::State& state) {
+  Fixture fx(relish::Durability::low);
+  fx.query_all();
+  std::size_t k = 0;
+  auto step = [&] {
+    fx.dummy.set(fx.db, &NumData::value, ++k);
+    fx.query_all();
+  };
+  for (auto _ : state) step();
+  count_one_iteration(state, fx.db, step);  // validated = 0: 256 roots accepted clean
+  state.counters["ns_per_root"] = per_item(kTrees);
+}
+BENCHMARK(BM_relish_c_clean_accept);
 
 // (d) Verify then re-execute: each iteration sets all 256 inputs to new values (256 writes,
 // 256 revisions; not timed, see BM_relish_write_only for their cost), then fetches all roots.

@@ -41,6 +41,17 @@ inline MemoryReport memory_report(const Database& db) {
     r.total.value_heap_bytes += m.value_heap_bytes;
     r.ingredients.push_back(std::move(m));
   });
+  // The reverse edges of push-pull invalidation (one row, once a write has folded some in).
+  if (const detail::ReverseIndex& index = db.runtime().reverse_index(); index.edges() != 0) {
+    IngredientMemory m;
+    m.name = "(reverse edges)";
+    m.kind = "index";
+    m.entries = index.edges();
+    m.metadata_bytes = index.heap_bytes();
+    r.total.entries += m.entries;
+    r.total.metadata_bytes += m.metadata_bytes;
+    r.ingredients.push_back(std::move(m));
+  }
   r.total.name = "total";
   r.total.kind = "";
   std::stable_sort(r.ingredients.begin(), r.ingredients.end(),
