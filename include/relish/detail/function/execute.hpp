@@ -138,8 +138,9 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
     // (the memo can be verified in this revision already): only the value is new.
     store_value(m, std::move(result));
     --l.depth;
-    if (rt.accepts_clean()) m.dirty.store(false, std::memory_order_relaxed);  // verified (or clean) before the refill
     m.verified_at.store(now, std::memory_order_release);
+    // Verified (or clean) before the refill; unmarked after publishing, as in verify().
+    if (rt.accepts_clean()) m.dirty.store(false, std::memory_order_release);
     rt.emit(EventKind::did_execute, key);
     return;
   }
@@ -152,9 +153,6 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
   take_carried(m, f);
   m.deps.assign(f.deps);
   rt.note_executed(l, key);  // its reverse edges go in at the next write
-  // Its dependencies are current and unmarked. (Pull-only testing mode: they may be marked
-  // still, verified by the durability shortcut; keep it marked so that switching back is safe.)
-  m.dirty.store(!rt.accepts_clean(), std::memory_order_relaxed);
   m.changed_at = changed_at;
   m.durability = f.durability;
   m.key_stamp = stamp;
@@ -162,6 +160,10 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
   std::vector<DatabaseKey> created = std::move(f.created);
   --l.depth;
   m.verified_at.store(now, std::memory_order_release);  // publishes the fields above
+  // Its dependencies are current and unmarked (after publishing, as in verify()). In the
+  // pull-only testing mode they may still be marked, verified by the durability shortcut:
+  // it stays marked, so that switching back is safe.
+  m.dirty.store(!rt.accepts_clean(), std::memory_order_release);
   rt.emit(EventKind::did_execute, key);
   diff_created(db, m, created);
 }

@@ -258,8 +258,8 @@ inline bool FunctionIngredient<F, O, Cycle>::finalize_provisional(
   }
   x.provisional.reset();
   m->durability = x.provisional_durability;
-  m->dirty.store(!rt.accepts_clean(), std::memory_order_relaxed);  // as after an execution (execute.hpp, finish)
   m->verified_at.store(now, std::memory_order_release);
+  m->dirty.store(!rt.accepts_clean(), std::memory_order_release);  // as in finish()
   return false;
 }
 

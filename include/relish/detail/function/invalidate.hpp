@@ -72,7 +72,9 @@ inline bool FunctionIngredient<F, O, Cycle>::accept_clean(Db& db, Memo& m, Datab
 
 // The common case of the above, without claiming the memo: unmarked, with its value, nothing
 // else to do (no entities to re-validate, no interned values to note, no cycle). Fields are
-// read unclaimed: a clean memo's fields are not written in this revision. Only the
+// read unclaimed: a clean memo's fields are not written in this revision, and a marked one
+// is unmarked only after its owner published it (then the compare-and-swap fails, and the
+// published value is read). Only the
 // revision is published, by one compare-and-swap: a clean memo is not written by anyone else
 // in this revision (its owner, if any, only accepts it too). nullptr: take the claimed path.
 template <auto F, Options O, class Cycle>
@@ -81,7 +83,8 @@ inline auto FunctionIngredient<F, O, Cycle>::accept_unclaimed(Db& db, Local& l, 
                                                               std::uint32_t stamp)
     -> const Value* {
   Runtime& rt = db.runtime();
-  if (m.dirty.load(std::memory_order_relaxed) || !m.filled.load(std::memory_order_acquire) ||
+  // Unmarked (acquire: what its last publisher wrote is visible), with its value.
+  if (m.dirty.load(std::memory_order_acquire) || !m.filled.load(std::memory_order_acquire) ||
       is_provisional(m) || (m.extra && !m.extra->created.empty()) || m.notes_use ||
       m.key_stamp != stamp || !rt.accepts_clean())
     return nullptr;

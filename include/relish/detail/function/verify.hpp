@@ -94,8 +94,10 @@ inline Verdict FunctionIngredient<F, O, Cycle>::verify(Db& db, Local& l, Memo& m
     for (DatabaseKey e : *made) rt.ingredient_at(e).mark_validated(e.key, rt.revision());
   }
   if (publish) {
-    if (push_pull) m.dirty.store(false, std::memory_order_relaxed);  // every dependency is current and unmarked now
     m.verified_at.store(rt.revision(), std::memory_order_release);
+    // Every dependency is current and unmarked now. Unmarked only after the revision is
+    // published: a reader that sees it unmarked without claiming it sees the rest too.
+    if (push_pull) m.dirty.store(false, std::memory_order_release);
   }
   rt.emit(EventKind::did_validate_memoized_value, key);
   return Verdict::unchanged;
