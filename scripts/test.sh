@@ -5,8 +5,9 @@
 #   bash scripts/test.sh release    Release build of tests and examples in build/release,
 #                                   then the whole ctest suite (benchmarks: scripts/bench.sh)
 #   bash scripts/test.sh asan       AddressSanitizer + UBSan build of the tests (assertions and
-#                                   _GLIBCXX_ASSERTIONS on)
-#                                   in build/asan, then ctest without the packaging tests
+#                                   _GLIBCXX_ASSERTIONS on; line tables only, -g1, to build
+#                                   faster) in build/asan, then ctest without the packaging
+#                                   tests and the examples' tests
 #   bash scripts/test.sh tsan       ThreadSanitizer build of the tests in build/tsan, then the
 #                                   multi-threaded tests ([concurrency], [reclaimable])
 #
@@ -42,7 +43,7 @@ for m in "${modes[@]}"; do
       # RelWithDebInfo without its -DNDEBUG: assertions stay on in sanitizer builds, and
       # libstdc++'s own (an empty optional read, an index out of range) abort the test.
       cmake -S . -B build/asan \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g -D_GLIBCXX_ASSERTIONS" \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -D_GLIBCXX_ASSERTIONS" \
         -DRELISH_SANITIZE=address \
         -DRELISH_BUILD_TESTS=ON -DRELISH_BUILD_EXAMPLES=OFF -DRELISH_BUILD_BENCHMARKS=OFF
       cmake --build build/asan -j"$jobs" --target relish_tests
