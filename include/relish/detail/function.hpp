@@ -151,8 +151,8 @@ class FunctionIngredient final : public IngredientBase {
 
   // fixpoint.hpp
   bool finalize_provisional(Database& base, std::uint32_t id, DatabaseKey head,
-                            std::uint32_t iteration,
-                            const std::vector<CycleHead>& outer) override;
+                            std::uint32_t iteration, const std::vector<CycleHead>& outer,
+                            StaleReads& stale) override;
 
   // accumulate.hpp
   void collect_accumulated(Database& db, std::uint32_t id, std::uint32_t type,
@@ -233,7 +233,7 @@ class FunctionIngredient final : public IngredientBase {
   static void carry_over(Memo& m);
   static void take_carried(Memo& m, Frame& f);
   static void finalize_round(Db& db, Local& l, DatabaseKey head, std::uint32_t iteration,
-                             const std::vector<CycleHead>& outer, std::size_t mark);
+                             Frame& head_frame, std::size_t mark);
   void store_provisional(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp,
                          Frame& f, Value&& result);
   static void clear_provisional(Memo& m) noexcept;

@@ -65,6 +65,13 @@ struct CycleHead {
   friend bool operator==(const CycleHead&, const CycleHead&) = default;
 };
 
+// What the memos a converged cycle drops as stale had read (IngredientBase::
+// finalize_provisional): the head's final value rests on it.
+struct StaleReads {
+  std::vector<DatabaseKey> deps;
+  Durability durability = Durability::high;
+};
+
 // What the reverse index must know about a dependency (IngredientBase::invalidation_source).
 struct SourceInfo {
   // There is nothing to read there now (a memo that failed or was dropped, a deleted entity):
@@ -110,11 +117,12 @@ class IngredientBase {
   virtual OwnerWord* owner_word(std::uint32_t /*key*/) { return nullptr; }
   // The cycle `head` converged in round `iteration`, on a value provisional on the heads
   // `outer`: memo `key`, provisional on it, trades it for those, and becomes final if no head
-  // is left; a value from an earlier round is stale and dropped. Returns true if still
-  // provisional.
+  // is left; a value from an earlier round is stale and dropped, what it read going to
+  // `stale`. Returns true if still provisional.
   virtual bool finalize_provisional(Database&, std::uint32_t /*key*/, DatabaseKey /*head*/,
                                     std::uint32_t /*iteration*/,
-                                    const std::vector<CycleHead>& /*outer*/) {
+                                    const std::vector<CycleHead>& /*outer*/,
+                                    StaleReads& /*stale*/) {
     return false;
   }
   // Accumulators: appends the values of accumulator `type` that memo `key` and everything it

@@ -130,7 +130,7 @@ inline void FunctionIngredient<F, O, Cycle>::execute_fixpoint(Db& db, Local& l, 
     x.provisional.reset();
     earlier.merge_into(f);
     try {
-      finalize_round(db, l, key, x.round, f.cycle_heads, mark);
+      finalize_round(db, l, key, x.round, f, mark);
     } catch (...) {  // waiting for a memo another thread holds: as if the round failed
       abandon_run(db, l, m, key, f);
       throw;
@@ -167,22 +167,30 @@ inline void FunctionIngredient<F, O, Cycle>::take_carried(Memo& m, Frame& f) {
 }
 
 // Memos computed provisionally since `mark` drop `head`, which converged in round
-// `iteration` on a value provisional on the heads `outer`: they now depend on those instead.
-// Those with no head left are final.
+// `iteration` on a value provisional on the heads of `head_frame`: they now depend on those
+// instead. Those with no head left are final. Those from an earlier round only are dropped,
+// and what they read becomes a dependency of the head: the value they helped it reach rests
+// on it (a memo re-run later, against the converged values, may no longer read it, and the
+// head's own rounds only show that it read them).
 template <auto F, Options O, class Cycle>
 inline void FunctionIngredient<F, O, Cycle>::finalize_round(Db& db, Local& l, DatabaseKey head,
                                                             std::uint32_t iteration,
-                                                            const std::vector<CycleHead>& outer,
-                                                            std::size_t mark) {
+                                                            Frame& head_frame, std::size_t mark) {
   Runtime& rt = db.runtime();
   std::vector<DatabaseKey> still;
+  StaleReads stale;
   for (std::size_t i = mark; i < l.provisional.size(); ++i) {
     const DatabaseKey k = l.provisional[i];
-    if (rt.ingredient_at(k).finalize_provisional(db, k.key, head, iteration, outer))
+    if (rt.ingredient_at(k).finalize_provisional(db, k.key, head, iteration,
+                                                 head_frame.cycle_heads, stale))
       still.push_back(k);
   }
   l.provisional.resize(mark);
   l.provisional.insert(l.provisional.end(), still.begin(), still.end());
+  if (!stale.deps.empty()) {
+    append_missing(head_frame.deps, stale.deps.data(), stale.deps.size());
+    head_frame.durability = std::min(head_frame.durability, stale.durability);
+  }
 }
 
 template <auto F, Options O, class Cycle>
@@ -210,7 +218,7 @@ inline void FunctionIngredient<F, O, Cycle>::store_provisional(Db& db, Local& l,
 template <auto F, Options O, class Cycle>
 inline bool FunctionIngredient<F, O, Cycle>::finalize_provisional(
     Database& base, std::uint32_t id, DatabaseKey head, std::uint32_t iteration,
-    const std::vector<CycleHead>& outer) {
+    const std::vector<CycleHead>& outer, StaleReads& stale) {
   Memo* m = memos_.get(id);
   if (!m || !is_provisional(*m)) return false;
   Runtime& rt = base.runtime();
@@ -234,7 +242,12 @@ inline bool FunctionIngredient<F, O, Cycle>::finalize_provisional(
                               [&](const CycleHead& c) { return c.head == head; });
   if (h != x.heads.end() && h->iteration != iteration) {
     // Read in an earlier round only: its value is stale and its dependencies are not the
-    // old value's. Unverified until re-executed; the old value stays for backdating.
+    // old value's. Unverified until re-executed; the old value stays for backdating. What
+    // it read, in every round, goes to the head.
+    stale.deps.insert(stale.deps.end(), m->deps.data(), m->deps.data() + m->deps.size());
+    stale.deps.insert(stale.deps.end(), x.carried.begin(), x.carried.end());
+    stale.durability = std::min({stale.durability, x.provisional_durability,
+                                 x.carried_durability});
     clear_provisional(*m);
     m->verified_at.store(0, std::memory_order_release);
     rt.note_invalidated(l, key);
