@@ -20,6 +20,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "relish/detail/runtime.hpp"
@@ -51,6 +52,23 @@ class Database {
   // What the memo at `key` read in its last execution, in order (tools: graph dumps).
   std::vector<DatabaseKey> dependencies(DatabaseKey key) const {
     return runtime_.dependencies(key);
+  }
+
+  // Runs `edits` (input sets and creates) as one write: they start a single revision, queries
+  // on other threads are cancelled and waited for once, and revision hooks (eviction, interned
+  // GC) run once at the end. A `git checkout` touching thousands of files costs one write.
+  // Queries (and top-level reads) are not allowed inside; nested calls join the outer batch.
+  // If `edits` throws, what it wrote before the throw stays written, as one revision.
+  //
+  //   db.write([&] { a.set(db, &FileData::text, new_a); b.set(db, &FileData::text, new_b); });
+  template <class Edits>
+  void write(Edits&& edits) {
+    {
+      detail::Runtime::BatchScope batch(runtime_, *this);
+      std::forward<Edits>(edits)();
+      batch.finish();
+    }
+    detail::Runtime::rethrow_callback_error(runtime_.local());
   }
 
   // Applies LRU capacities and byte budgets now instead of at the next revision. References

@@ -53,7 +53,7 @@ class InputIngredient final : public IngredientBase {
     std::uint32_t stamp;
   };
 
-  InputIngredient() : IngredientBase(std::string(type_name<T>())) {}
+  InputIngredient() : IngredientBase(std::string(type_name<T>())) { want_revision_hook(false); }
 
   std::pair<std::uint32_t, std::uint32_t> create(Runtime& rt, T&& value, Durability d) {
     if (Local& l = rt.local(); l.scope_depth != 0) {

@@ -41,7 +41,9 @@ namespace detail {
 template <class T>
 class InternedIngredient final : public IngredientBase {
  public:
-  InternedIngredient() : IngredientBase(std::string(type_name<T>())) {}
+  InternedIngredient() : IngredientBase(std::string(type_name<T>())) {
+    want_revision_hook(false);  // until collection is on
+  }
 
   // Returns (index, stamp) for a value equal to `probe`, inserting make() if it is new.
   template <class P, class Make>
@@ -116,6 +118,7 @@ class InternedIngredient final : public IngredientBase {
         meta_[i].durability.store(Durability::high, std::memory_order_relaxed);
     }
     reclaim_after_ = revisions;
+    want_revision_hook(revisions != 0);
   }
 
   bool maybe_changed_after(Database& db, std::uint32_t, std::uint32_t key,

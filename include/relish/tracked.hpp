@@ -98,7 +98,9 @@ class TrackedIngredient final : public IngredientBase {
  public:
   static constexpr std::uint32_t kFields = static_cast<std::uint32_t>(field_count<T>);
 
-  TrackedIngredient() : IngredientBase(std::string(type_name<T>())) {}
+  TrackedIngredient() : IngredientBase(std::string(type_name<T>())) {
+    want_revision_hook(false);  // until an entity dies
+  }
 
   std::pair<std::uint32_t, std::uint32_t> create(Database& db, T&& value) {
     Runtime& rt = db.runtime();
@@ -108,15 +110,35 @@ class TrackedIngredient final : public IngredientBase {
                         " outside a query: tracked structs are created by queries");
     }
     Frame& f = l.frames[l.depth - 1];
-    LockGuard lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
     const std::uint64_t hash = identity_hash(value);
-    const Identity id{f.key, hash, f.occurrences[{first_index(), hash}]++};
     const Revision now = rt.revision();
-    std::uint32_t index;
-    if (auto it = by_identity_.find(id);
-        it != by_identity_.end() && same_identity(*entities_[it->second].value, value)) {
-      index = it->second;
-      Entity& e = entities_[index];
+    // The k-th struct with this identity hash that an execution creates is occurrence k, and
+    // is the entity of occurrence k of the creator's previous execution, if that one has the
+    // same identity fields. Occurrences are claimed in order, so the first one not claimed by
+    // this execution is the one; counting them (`occurrences`) is only needed from the
+    // second struct with one hash on.
+    Identity id{f.key, hash, 0};
+    Entity* reused = nullptr;
+    std::uint32_t index = 0;
+    for (bool counted = false;; ++id.occurrence) {
+      auto it = by_identity_.find(id);
+      if (it == by_identity_.end()) break;
+      Entity& e = entities_[it->second];
+      if (e.claimed_by != f.serial && same_identity(*e.value, value)) {
+        reused = &e;
+        index = it->second;
+        break;
+      }
+      if (!counted) {  // claimed (or another identity under an equal hash): count from here
+        counted = true;
+        const std::uint32_t next = f.occurrences[{first_index(), hash}];
+        if (next > id.occurrence + 1) id.occurrence = next - 1;
+      }
+    }
+    if (id.occurrence != 0) f.occurrences[{first_index(), hash}] = id.occurrence + 1;
+    if (reused) {
+      Entity& e = *reused;
       update_fields(e, value, now);
       if (f.durability < e.durability) {
         // Readers recorded the old, higher durability: to them the entity and every field
@@ -125,9 +147,11 @@ class TrackedIngredient final : public IngredientBase {
         e.created_at = now;
       }
       e.durability = f.durability;
+      e.claimed_by = f.serial;
       e.validated_at.store(now, std::memory_order_release);
     } else {
       index = allocate(rt, std::move(value), id, f.durability);
+      entities_[index].claimed_by = f.serial;
     }
     f.created.push_back(DatabaseKey{first_index(), index});
     return {index, entities_[index].stamp};
@@ -222,7 +246,7 @@ class TrackedIngredient final : public IngredientBase {
   void delete_entity(Database& db, std::uint32_t index) override {
     std::uint32_t stamp;
     {
-      LockGuard lock(mu_);
+      std::lock_guard<SpinLock> lock(mu_);
       Entity* e = entities_.get(index);
       if (!e || !e->alive.load(std::memory_order_relaxed)) return;
       if (auto it = by_identity_.find(e->identity);
@@ -230,6 +254,7 @@ class TrackedIngredient final : public IngredientBase {
         by_identity_.erase(it);
       e->alive.store(false, std::memory_order_release);
       dead_.push_back(index);
+      want_revision_hook(true);
       --live_;
       stamp = e->stamp;
     }
@@ -241,7 +266,8 @@ class TrackedIngredient final : public IngredientBase {
   // become reusable (unless their generation is exhausted: then the slot is retired, so that
   // no old handle can ever name a new entity).
   void on_new_revision(Database&) override {
-    LockGuard lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
+    want_revision_hook(false);
     for (std::uint32_t index : dead_) {
       Entity& e = entities_[index];
       e.value.reset();
@@ -285,6 +311,7 @@ class TrackedIngredient final : public IngredientBase {
     std::uint32_t stamp = 0;
     Durability durability = Durability::low;
     Identity identity;
+    std::uint64_t claimed_by = 0;  // the execution (Frame::serial) that last created it
     std::atomic<bool> alive{false};  // false once deleted (the value stays until next revision)
     // The last revision its creating query was verified or re-ran in. Before that happens in
     // a new revision, its fields may be about to change (or it may be about to go): a read
@@ -376,7 +403,7 @@ class TrackedIngredient final : public IngredientBase {
   std::vector<std::uint32_t> free_;  // reusable slots
   std::vector<std::uint32_t> dead_;  // deleted in this revision: reusable from the next one
   std::uint32_t live_ = 0;
-  Mutex mu_;  // creation and deletion (reads of live entities take no lock)
+  SpinLock mu_;  // creation and deletion (reads of live entities take no lock): short sections
 };
 
 }  // namespace detail

@@ -87,7 +87,9 @@ class FunctionIngredient final : public IngredientBase {
                 "relish::Query: a no_eq query cannot take part in fixpoint iteration (its "
                 "values are never compared, so the iteration could not tell it converged)");
 
-  FunctionIngredient() : IngredientBase(std::string(function_name<F>())) {}
+  FunctionIngredient() : IngredientBase(std::string(function_name<F>())) {
+    want_revision_hook(O.lru != 0 || O.byte_budget != 0);  // else only after a deferred drop
+  }
 
   // fetch.hpp
   template <class... A>
@@ -121,9 +123,15 @@ class FunctionIngredient final : public IngredientBase {
 
   // ---- eviction ----
 
-  void set_lru_capacity(std::size_t n) noexcept { lru_capacity_ = n; }
+  void set_lru_capacity(std::size_t n) noexcept {
+    lru_capacity_ = n;
+    if (n != 0) want_revision_hook(true);
+  }
   std::size_t lru_capacity() const noexcept { return lru_capacity_; }
-  void set_byte_budget(std::size_t n) noexcept { byte_budget_ = n; }
+  void set_byte_budget(std::size_t n) noexcept {
+    byte_budget_ = n;
+    if (n != 0) want_revision_hook(true);
+  }
   std::size_t byte_budget() const noexcept { return byte_budget_; }
 
   // evict.hpp

@@ -100,7 +100,8 @@ class IngredientBase {
   // Adds this ingredient's memory use to `out` (heap sizes go through relish::heap_size, so
   // a HeapSizeTracker active on this thread counts shared allocations once).
   virtual void memory(IngredientMemory& out) const { out.kind = "other"; }
-  // Called by the writer when a new revision starts, with no query running anywhere.
+  // Called by the writer when a new revision starts, with no query running anywhere, if the
+  // ingredient said it has work for it (wants_revision_hook).
   virtual void on_new_revision(Database&) {}
   // Applies value eviction (LRU capacity, byte budget) now; no query is running.
   virtual void evict_values(Database&) {}
@@ -170,10 +171,20 @@ class IngredientBase {
   const std::string& name() const noexcept { return name_; }
   std::uint32_t first_index() const noexcept { return first_index_; }
 
+  // Does on_new_revision have work? A write skips the call otherwise (most ingredients, most
+  // writes). Set by readers too (a deferred drop), before they leave: the writer sees it.
+  bool wants_revision_hook() const noexcept {
+    return revision_hook_.load(std::memory_order_relaxed);
+  }
+  void want_revision_hook(bool on) noexcept {
+    revision_hook_.store(on, std::memory_order_relaxed);
+  }
+
  private:
   friend class Runtime;
   std::string name_;
   std::uint32_t first_index_ = 0;
+  std::atomic<bool> revision_hook_{true};  // ingredients without work turn it off
 };
 
 // A value pushed to an accumulator: which accumulator, how many dependencies the query had
@@ -206,6 +217,9 @@ struct Frame {
   // Tracked structs created by this execution, and per (ingredient, identity hash) counters
   // that tell apart structs with equal identity fields.
   std::vector<DatabaseKey> created;
+  // This execution, among all of this database's (tracked structs it claimed carry it), and,
+  // per (ingredient, identity hash) met more than once, the next occurrence to try.
+  std::uint64_t serial = 0;
   absl::flat_hash_map<std::pair<std::uint32_t, std::uint64_t>, std::uint32_t> occurrences;
   // Fixpoint cycles whose provisional values this execution read (empty almost always).
   std::vector<CycleHead> cycle_heads;
@@ -221,7 +235,7 @@ struct Frame {
     deps.clear();
     durability = Durability::high;
     created.clear();
-    occurrences.clear();
+    if (!occurrences.empty()) occurrences.clear();
     cycle_heads.clear();
     accumulated.clear();
   }
@@ -262,6 +276,7 @@ struct Local {
   // an error, a deleted entity's memo, a reclaimed interned value: their readers are marked).
   std::vector<DatabaseKey> executed;
   std::vector<DatabaseKey> invalidated;
+  std::uint64_t executions = 0;  // frames pushed (Frame::serial)
 };
 
 // The error for a handle that does not name a live entity of this database: `h` renders it
@@ -342,19 +357,8 @@ class Runtime {
                  stderr);
       std::abort();
     }
-    LockGuard write(write_mu_);  // pending_ stays raised: no query may start any more
-    pending_.store(true, AsymmetricFence::order());
-    fence_.heavy();
-    std::vector<Local*> others;
-    {
-      LockGuard lock(locals_mu_);
-      others = by_local_id_;
-    }
-    for (Local* o : others) {
-      while (o->in_db.load(kThreadSanitizer ? std::memory_order_seq_cst
-                                            : std::memory_order_acquire))
-        std::this_thread::yield();
-    }
+    LockGuard write(write_mu_);
+    hold_off_readers(me);  // pending_ stays raised: no query may start any more
   }
 
   Revision revision() const noexcept { return revision_.load(std::memory_order_relaxed); }
@@ -527,25 +531,33 @@ class Runtime {
   // ---- writers ------------------------------------------------------------------------
 
   // Exclusive access for a write: cancels running queries and waits until they unwound.
+  // Inside a batch (BatchScope) it is the batch's access, and it starts no revision of its own.
   class WriteScope {
    public:
     // `what()` names the write for the error raised when it is attempted inside a query.
     template <class What>
-    WriteScope(Runtime& rt, Database& db, What&& what) : rt_(rt), db_(db) {
-      rt.begin_write(what);
-    }
+    WriteScope(Runtime& rt, Database& db, What&& what)
+        : rt_(rt), db_(db), nested_(rt.begin_write(what)) {}
     WriteScope(const WriteScope&) = delete;
     WriteScope& operator=(const WriteScope&) = delete;
-    ~WriteScope() { rt_.end_write(); }
+    ~WriteScope() {
+      if (!nested_) rt_.end_write();
+    }
     // Starts a new revision for a write of durability `d` (the higher of the field's old and
     // new durability, so memos that read the old value cannot take the durability shortcut),
     // calls `commit(revision)` to stamp what was written, and only then runs the ingredients'
     // revision hooks (eviction...). A hook that throws cannot undo the write: the write is
     // complete, every hook still runs, and the first exception reaches the writer.
-    // `changed` names the node written: what read it, transitively, is marked.
+    // `changed` names the node written: what read it, transitively, is marked. In a batch,
+    // the first write starts the batch's one revision, and the hooks run when it ends.
     template <class Commit>
     void new_revision(Durability d, DatabaseKey changed, Commit&& commit) {
-      rt_.invalidate(db_, changed);
+      if (nested_) {
+        rt_.invalidate(db_, changed, false);
+        commit(rt_.batch_revision(d));
+        return;
+      }
+      rt_.invalidate(db_, changed, true);
       commit(rt_.bump_revision(d));
       rt_.run_revision_hooks(db_);
     }
@@ -553,6 +565,46 @@ class Runtime {
    private:
     Runtime& rt_;
     Database& db_;
+    const bool nested_;
+  };
+
+  // Database::write: every write inside is part of one revision, and the exclusive access
+  // (cancelling and waiting for running queries) is taken once.
+  class BatchScope {
+   public:
+    explicit BatchScope(Runtime& rt, Database& db)
+        : rt_(rt), db_(db), nested_(rt.begin_write([] { return "cannot start a batch write"; })) {
+      if (!nested_) {
+        rt.batch_ = true;
+        rt.batch_started_ = false;
+        rt.marked_ = 0;
+      }
+    }
+    BatchScope(const BatchScope&) = delete;
+    BatchScope& operator=(const BatchScope&) = delete;
+    // The batch's revision hooks; the first exception of one reaches the writer.
+    void finish() {
+      if (nested_ || !rt_.batch_started_) return;
+      rt_.batch_started_ = false;
+      rt_.run_revision_hooks(db_);
+    }
+    ~BatchScope() {
+      if (nested_) return;
+      if (rt_.batch_started_) {  // the edits threw: what they wrote is still one revision
+        rt_.batch_started_ = false;
+        try {
+          rt_.run_revision_hooks(db_);
+        } catch (...) {  // the edits' exception is the one the writer gets
+        }
+      }
+      rt_.batch_ = false;
+      rt_.end_write();
+    }
+
+   private:
+    Runtime& rt_;
+    Database& db_;
+    const bool nested_;
   };
 
   // "parse(File#1)" for the query this thread is running, for error messages.
@@ -566,6 +618,9 @@ class Runtime {
     if (l.depth == l.frames.size()) l.frames.emplace_back();
     Frame& f = l.frames[l.depth++];
     f.reset(k);
+    // Unique per database: the thread in the top 24 bits. A serial met again after 2^40
+    // executions of one thread only makes a tracked struct be created anew, not reused.
+    f.serial = (std::uint64_t{l.id} << 40) | (++l.executions & ((std::uint64_t{1} << 40) - 1));
     return f;
   }
 
@@ -731,8 +786,9 @@ class Runtime {
     l.in_callback = !outer;
   }
   // Called by the outermost relish call when it is done: a callback's exception surfaces here.
+  // Inside a batch write (still writing), the batch's end rethrows it.
   static void rethrow_callback_error(Local& l) {
-    if (l.callback_error) [[unlikely]] {
+    if (l.callback_error && !l.writing) [[unlikely]] {
       std::exception_ptr e = std::move(l.callback_error);
       l.callback_error = nullptr;
       std::rethrow_exception(e);
@@ -741,8 +797,17 @@ class Runtime {
 
  private:
   Local& local_slow() {
+    const std::thread::id me = std::this_thread::get_id();
+    {
+      LockGuard lock(locals_mu_);
+      if (auto it = locals_.find(me); it != locals_.end()) return *it->second;
+    }
+    // A new thread. Registration takes write_mu_ too: a write sees a fixed set of threads
+    // (hold_off_readers). Only here: a known thread may come back here (its cache names
+    // another database) while inside this one, and a writer may be waiting for it.
+    LockGuard write(write_mu_);
     LockGuard lock(locals_mu_);
-    auto& slot = locals_[std::this_thread::get_id()];
+    auto& slot = locals_[me];
     if (!slot) {
       slot = std::make_unique<Local>();
       slot->active.reserve(64);
@@ -778,9 +843,11 @@ class Runtime {
     }
   }
 
+  // Returns true for a write inside this thread's batch (BatchScope), which holds the access.
   template <class What>
-  void begin_write(What& what) {
+  bool begin_write(const What& what) {
     Local& me = local();
+    if (me.writing && batch_ && !me.in_callback) return true;
     if (me.in_callback || me.writing) [[unlikely]] {
       throw MisuseError(std::string(what()) + (me.in_callback ? " from an event callback"
                                                               : " inside another write") +
@@ -792,29 +859,23 @@ class Runtime {
                                   : std::string(" while this thread holds a relish::ReadScope")) +
                         ": only allowed between queries");
     }
-    // Allocate before taking the lock: nothing below may throw once readers are held off.
-    std::vector<Local*> others;
-    {
-      LockGuard lock(locals_mu_);
-      others.reserve(by_local_id_.size() + 8);
-    }
     write_mu_.lock();
     me.writing = true;
+    hold_off_readers(me);
+    return false;
+  }
+
+  // Raises `pending_` (queries unwind at their next read, new ones wait) and waits until no
+  // other thread is inside the database. The caller holds write_mu_, which threads take to
+  // register: the set of threads cannot change meanwhile, and one registering later sees
+  // `pending_`. With no other thread registered (a single-threaded tool, a server whose
+  // workers have not started), no barrier is needed and there is nobody to wait for.
+  void hold_off_readers(const Local& me) noexcept {
     pending_.store(true, AsymmetricFence::order());
+    if (by_local_id_.size() == 1) return;  // this thread only
     fence_.heavy();
-    {
-      LockGuard lock(locals_mu_);
-      if (others.capacity() < by_local_id_.size()) {
-        try {
-          others.reserve(by_local_id_.size());
-        } catch (...) {
-          end_write();
-          throw;
-        }
-      }
-      others.assign(by_local_id_.begin(), by_local_id_.end());
-    }
-    for (Local* o : others) {
+    for (Local* o : by_local_id_) {
+      if (o == &me) continue;
       while (o->in_db.load(kThreadSanitizer ? std::memory_order_seq_cst
                                             : std::memory_order_acquire))
         std::this_thread::yield();
@@ -835,12 +896,25 @@ class Runtime {
       last_changed_[i].store(r, std::memory_order_relaxed);
     return r;
   }
+  // A write inside a batch: the first starts the batch's revision; later ones raise the
+  // durabilities it changed.
+  Revision batch_revision(Durability d) noexcept {
+    if (!batch_started_) {
+      batch_started_ = true;
+      return bump_revision(d);
+    }
+    const Revision r = revision();
+    for (int i = 0; i <= static_cast<int>(d); ++i)
+      last_changed_[i].store(r, std::memory_order_relaxed);
+    return r;
+  }
 
   // The hooks may invalidate (interned values reclaimed, memos of deleted entities dropped):
   // their readers are marked before any query runs in the new revision.
   void run_revision_hooks(Database& db) {
     std::exception_ptr first;
     for_each_ingredient([&](IngredientBase& ing) {
+      if (!ing.wants_revision_hook()) return;
       try {
         ing.on_new_revision(db);
       } catch (...) {
@@ -863,19 +937,19 @@ class Runtime {
   // executed into the reverse index, then marks the cone of `changed` and of every node noted
   // as invalidated. Cannot fail: if memory runs out, the engine verifies everything from now
   // on, as a pull-only engine does.
-  void invalidate(Database&, DatabaseKey changed) noexcept {
-    marked_ = 0;
+  void invalidate(Database&, DatabaseKey changed, bool count_anew) noexcept {
+    if (count_anew) marked_ = 0;
     if (index_lost_.load(std::memory_order_relaxed)) return;
     try {
       to_mark_.clear();
-      {
-        LockGuard lock(locals_mu_);
-        std::size_t executed = 0;
-        for (Local* o : by_local_id_) executed += o->executed.size();
-        if (executed > 1024) reverse_.reserve_more(executed);  // about one new node each
-        for (Local* o : by_local_id_) {
-          for (DatabaseKey m : o->executed) fold(m);
-          o->executed.clear();
+      // The threads cannot change during a write (local_slow takes write_mu_).
+      std::size_t executed = 0;
+      for (Local* o : by_local_id_) executed += o->executed.size();
+      if (executed > 1024) reverse_.reserve_more(executed);  // about one new node each
+      for (Local* o : by_local_id_) {
+        for (DatabaseKey m : o->executed) fold(m);
+        o->executed.clear();
+        if (!o->invalidated.empty()) {
           to_mark_.insert(to_mark_.end(), o->invalidated.begin(), o->invalidated.end());
           o->invalidated.clear();
         }
@@ -1007,6 +1081,7 @@ class Runtime {
 
   Mutex locals_mu_;
   absl::flat_hash_map<std::thread::id, std::unique_ptr<Local>> locals_;
+  // Grows under locals_mu_ and write_mu_ both: read under either.
   std::vector<Local*> by_local_id_;
   std::atomic<std::uint32_t> threads_{0};  // by_local_id_.size(), readable without the lock
 
@@ -1021,6 +1096,9 @@ class Runtime {
   std::vector<DatabaseKey> to_mark_;
   std::vector<DatabaseKey> mark_stack_;
   std::size_t marked_ = 0;
+  // A batch write (BatchScope) is open; its revision has started. The writer's only.
+  bool batch_ = false;
+  bool batch_started_ = false;
   bool pull_only_for_testing_ = false;
 #ifdef RELISH_CHECK_ACCEPTANCE  // the test suite turns the check on for every database
   bool check_acceptance_ = true;

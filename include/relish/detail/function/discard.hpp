@@ -26,14 +26,19 @@ inline void FunctionIngredient<F, O, Cycle>::on_entity_deleted(
     }
     LockGuard lock(deferred_mu_);
     deferred_drops_.push_back({index, stamp});
+    want_revision_hook(true);
   }
 }
 
 template <auto F, Options O, class Cycle>
 inline void FunctionIngredient<F, O, Cycle>::on_new_revision(Database& base) {
   Db& db = static_cast<Db&>(base);
+  // Off until the next drop (one made below, by a discard, turns it back on).
+  if (lru_capacity_ == 0 && byte_budget_ == 0) want_revision_hook(false);
   std::vector<std::pair<std::uint32_t, std::uint32_t>> drops;
-  {
+  // Readers push under the lock, and every reader is out during a write (its exit
+  // happens-before the write): an empty list needs no lock.
+  if (!deferred_drops_.empty()) {
     LockGuard lock(deferred_mu_);
     drops.swap(deferred_drops_);
   }

@@ -185,7 +185,7 @@ inline void FunctionIngredient<F, O, Cycle>::diff_created(Db& db, Memo& m,
   if (!m.extra && now_created.empty()) return;  // the common case: creates no entities
   std::vector<DatabaseKey> old = std::move(m.ensure_extra().created);
   m.extra->created = std::move(now_created);
-  if (old.empty()) return;
+  if (old.empty() || old == m.extra->created) return;  // the common re-run: the same ones
   const absl::flat_hash_set<DatabaseKey> kept(m.extra->created.begin(), m.extra->created.end());
   for (DatabaseKey e : old)
     if (!kept.contains(e)) db.runtime().delete_entity(db, e);
