@@ -120,4 +120,45 @@ TEST_CASE("pushing outside a query is a MisuseError", "[accumulator]") {
   CHECK_THROWS_AS(Diagnostics::push(db, {"x"}), relish::MisuseError);
 }
 
+// accumulated() skips memos with no values pushed below them (a per-memo flag, as salsa's
+// accumulated_inputs). The flag must never say "none" while there are some: a re-run whose
+// value is equal but that starts pushing is not backdated, so its readers re-run and learn it.
+struct PushData {
+  int value;
+  bool push;
+};
+using PushIn = relish::Input<PushData>;
+int pushing_leaf_fn(Db& db, PushIn in) {
+  if (in.get(db, &PushData::push)) Diagnostics::push(db, {"leaf"});
+  return in.get(db, &PushData::value) > 0 ? 1 : 0;
+}
+inline constexpr relish::Query<pushing_leaf_fn> pushing_leaf;
+int pushing_mid_fn(Db& db, PushIn in) { return pushing_leaf(db, in) + 1; }
+inline constexpr relish::Query<pushing_mid_fn> pushing_mid;
+int pushing_top_fn(Db& db, PushIn in) { return pushing_mid(db, in) + 1; }
+inline constexpr relish::Query<pushing_top_fn> pushing_top;
+
+TEST_CASE("a re-run that starts pushing values is seen by accumulated() of its readers",
+          "[accumulator][incremental]") {
+  Db db;
+  PushIn in = PushIn::create(db, {.value = 1, .push = false});
+  CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in).empty());
+  EventLog log(db);
+  in.set(db, &PushData::push, true);  // the leaf's value stays 1
+  CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in) == std::vector<Diagnostic>{{"leaf"}});
+  CHECK(log.executed() == Log{"pushing_leaf_fn(PushData#0)", "pushing_mid_fn(PushData#0)",
+                              "pushing_top_fn(PushData#0)"});
+  CHECK(log.backdated().empty());
+  log.clear();
+  in.set(db, &PushData::value, 2);  // pushes still, value equal: backdated as usual
+  CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in) == std::vector<Diagnostic>{{"leaf"}});
+  CHECK(log.executed() == Log{"pushing_leaf_fn(PushData#0)"});
+  log.clear();
+  in.set(db, &PushData::push, false);  // stops pushing: the readers' flags stay (harmless)
+  CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in).empty());
+  CHECK(log.executed() == Log{"pushing_leaf_fn(PushData#0)"});
+  in.set(db, &PushData::push, true);  // and starts again
+  CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in) == std::vector<Diagnostic>{{"leaf"}});
+}
+
 }  // namespace

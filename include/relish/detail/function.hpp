@@ -228,7 +228,7 @@ class FunctionIngredient final : public IngredientBase {
   void diff_created(Db& db, Memo& m, std::vector<DatabaseKey>& now_created);
 
   // backdate.hpp
-  static bool backdates(const Memo& m, Durability d, const Value& fresh);
+  static bool backdates(const Memo& m, Durability d, bool accumulates, const Value& fresh);
 
   // fixpoint.hpp
   template <class... A>

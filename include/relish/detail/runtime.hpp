@@ -224,6 +224,8 @@ struct Frame {
   // Fixpoint cycles whose provisional values this execution read (empty almost always).
   std::vector<CycleHead> cycle_heads;
   std::vector<Accumulated> accumulated;
+  // A memo it read has accumulated values below it (or is provisional): so does this one.
+  bool accumulates = false;
   // Set when the engine threw one of its control exceptions (cancellation, a cycle, a restart,
   // making way for another thread) through this execution. User code may catch it, but the
   // execution then never stores a result: when it returns, the engine rethrows `control`.
@@ -238,6 +240,7 @@ struct Frame {
     if (!occurrences.empty()) occurrences.clear();
     cycle_heads.clear();
     accumulated.clear();
+    accumulates = false;
   }
 
   void add_cycle_heads(const std::vector<CycleHead>& heads) {
@@ -627,15 +630,17 @@ class Runtime {
   // Records that the running query (if any) read `k`; the point where cancellation is noticed.
   // The dependency is recorded first: an execution that swallows the Cancelled never stores
   // its result, but the rule "recorded before thrown" keeps every other frame honest too.
-  void record_read(Local& l, DatabaseKey k, Durability d) {
+  // `accumulates`: a memo read, with accumulated values below it (Frame::accumulates).
+  void record_read(Local& l, DatabaseKey k, Durability d, bool accumulates = false) {
     if (l.depth == 0) return;
-    record_dep(l, k, d);
+    record_dep(l, k, d, accumulates);
     check_cancelled();
   }
   // The same without the cancellation check (on the way out of a failed read).
-  void record_dep(Local& l, DatabaseKey k, Durability d) {
+  void record_dep(Local& l, DatabaseKey k, Durability d, bool accumulates = false) {
     if (l.depth == 0) return;
     Frame& f = l.frames[l.depth - 1];
+    if (accumulates) f.accumulates = true;
     if (f.deps.empty() || !(f.deps.back() == k)) f.deps.push_back(k);
     if (d < f.durability) f.durability = d;
   }

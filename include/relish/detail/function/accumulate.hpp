@@ -11,9 +11,10 @@ inline void FunctionIngredient<F, O, Cycle>::collect_accumulated(
     Database& db, std::uint32_t id, std::uint32_t type,
     std::vector<std::shared_ptr<const void>>& out,
     absl::flat_hash_set<std::uint64_t>& visited) const {
-  if (!visited.insert((std::uint64_t{first_index()} << 32) | id).second) return;
   const Memo* m = memos_.get(id);
   if (!m || m->verified_at.load(std::memory_order_acquire) == 0) return;
+  if (!m->accumulates) return;  // nothing was pushed below it
+  if (!visited.insert((std::uint64_t{first_index()} << 32) | id).second) return;
   static const std::vector<Accumulated> none;
   const std::vector<Accumulated>& acc = m->extra ? m->extra->accumulated : none;
   const DatabaseKey* deps = m->deps.data();

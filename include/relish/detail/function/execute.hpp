@@ -145,7 +145,8 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
     return;
   }
   Revision changed_at = now;
-  if (backdates(m, f.durability, result)) {
+  const bool accumulates = f.accumulates || !f.accumulated.empty();
+  if (backdates(m, f.durability, accumulates, result)) {
     changed_at = m.changed_at;
     rt.emit(EventKind::did_backdate, key);
   }
@@ -155,6 +156,7 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
   rt.note_executed(l, key);  // its reverse edges go in at the next write
   m.changed_at = changed_at;
   m.durability = f.durability;
+  m.accumulates = accumulates;
   m.key_stamp = stamp;
   if (m.extra || !f.accumulated.empty()) m.ensure_extra().accumulated = std::move(f.accumulated);
   std::vector<DatabaseKey> created = std::move(f.created);

@@ -26,7 +26,7 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch(Db& db, Local& l, const A&...
         std::tuple_element_t<0, Args>::ingredient(db).check_handle(rt, id, stamp);
 #endif
       touch(*m, now);
-      rt.record_read(l, DatabaseKey{first_index(), id}, m->durability);
+      rt.record_read(l, DatabaseKey{first_index(), id}, m->durability, m->accumulates);
       return *m->value;
     }
   }
@@ -70,7 +70,7 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
     if (verified == rt.revision() && m.filled.load(std::memory_order_acquire) &&
         m.key_stamp == stamp) {  // done meanwhile
       touch(m, verified);
-      rt.record_read(l, key, m.durability);
+      rt.record_read(l, key, m.durability, m.accumulates);
       return *m.value;
     }
     if (verified != 0) {
@@ -89,7 +89,7 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
         switch (provisional_round(rt, l, m, wait)) {
           case Round::current: {  // computed in this round of its cycle(s), on this thread
             if (l.depth) l.frames[l.depth - 1].add_cycle_heads(m.extra->heads);
-            rt.record_read(l, key, Durability::low);
+            rt.record_read(l, key, Durability::low, true);  // provisional: assume values below
             return *m.extra->provisional;
           }
           case Round::stale:
@@ -119,10 +119,10 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
         touch(m, rt.revision());
         if (is_provisional(m)) {  // its reader is provisional on the same heads
           if (l.depth) l.frames[l.depth - 1].add_cycle_heads(m.extra->heads);
-          rt.record_read(l, key, Durability::low);
+          rt.record_read(l, key, Durability::low, true);  // provisional: assume values below
           return *m.extra->provisional;
         }
-        rt.record_read(l, key, m.durability);
+        rt.record_read(l, key, m.durability, m.accumulates);
         return *m.value;
       }
     } catch (const YieldToCycle& y) {
@@ -180,7 +180,7 @@ inline auto FunctionIngredient<F, O, Cycle>::reentered_in_execution(Db& db, Loca
       reader.add_cycle_heads({CycleHead{key, x.round}});
       reader.add_cycle_heads(x.head_inputs);
     }
-    rt.record_read(l, key, Durability::low);
+    rt.record_read(l, key, Durability::low, true);  // provisional: assume values below
     return *x.provisional;
   } else {
     (void)db;

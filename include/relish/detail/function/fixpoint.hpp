@@ -203,6 +203,7 @@ inline void FunctionIngredient<F, O, Cycle>::store_provisional(Db& db, Local& l,
   x.heads = f.cycle_heads;
   m.provisional.store(true, std::memory_order_release);
   x.provisional_durability = f.durability;
+  x.provisional_accumulates = f.accumulates || !f.accumulated.empty();
   x.accumulated = std::move(f.accumulated);
   take_carried(m, f);
   m.deps.assign(f.deps);
@@ -263,7 +264,7 @@ inline bool FunctionIngredient<F, O, Cycle>::finalize_provisional(
   if (!x.heads.empty()) return true;
   m->provisional.store(false, std::memory_order_release);
   const Revision now = rt.revision();
-  if (backdates(*m, x.provisional_durability, *x.provisional)) {
+  if (backdates(*m, x.provisional_durability, x.provisional_accumulates, *x.provisional)) {
     rt.emit(EventKind::did_backdate, key);
   } else {
     store_value(*m, std::move(*x.provisional));
@@ -271,6 +272,7 @@ inline bool FunctionIngredient<F, O, Cycle>::finalize_provisional(
   }
   x.provisional.reset();
   m->durability = x.provisional_durability;
+  m->accumulates = x.provisional_accumulates;
   m->verified_at.store(now, std::memory_order_release);
   m->dirty.store(!rt.accepts_clean(), std::memory_order_release);  // as in finish()
   return false;

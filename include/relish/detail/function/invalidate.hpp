@@ -99,7 +99,7 @@ inline auto FunctionIngredient<F, O, Cycle>::accept_unclaimed(Db& db, Local& l, 
     return nullptr;  // dropped meanwhile (its entity was deleted)
   }
   touch(m, now);
-  rt.record_read(l, key, m.durability);
+  rt.record_read(l, key, m.durability, m.accumulates);
   return &*m.value;
 }
 

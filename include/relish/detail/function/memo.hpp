@@ -74,6 +74,7 @@ struct MemoExtra {
   std::vector<DatabaseKey> carried_created;
   Durability carried_durability = Durability::high;
   Durability provisional_durability = Durability::high;
+  bool provisional_accumulates = false;
   std::uint32_t iteration = 0;
   // The round's id, unique in the process: a value provisional on a round of an attempt
   // that was abandoned (an error, a cancellation) never passes for one of a later attempt.
@@ -108,6 +109,10 @@ struct Memo {
   std::atomic<bool> provisional{false};
   // Mirrors "value holds one", readable before claiming the memo (see store_value).
   std::atomic<bool> filled{false};
+  // Its last execution, or one below it, pushed accumulated values: accumulated() skips the
+  // memos without (salsa: accumulated_inputs). May stay true after they stop; never false
+  // while there are some (see finish()).
+  bool accumulates = false;
 
   std::size_t value_bytes() const noexcept { return extra ? extra->value_bytes : 0; }
   std::vector<DatabaseKey>* created() const noexcept {
@@ -130,6 +135,7 @@ struct Memo {
     key_stamp = 0;
     durability = Durability::high;
     notes_use = false;
+    accumulates = false;
   }
 };
 
