@@ -1003,7 +1003,10 @@ class Runtime {
 
   bool still_reads(DatabaseKey reader, DatabaseKey node) const {
     const auto& [ing, sub] = by_index_[reader.ingredient];
-    for (DatabaseKey d : ing->dependency_span(sub, reader.key)) {
+    const std::span<const DatabaseKey> deps = ing->dependency_span(sub, reader.key);
+    // Most nodes are their own source (not a tracked struct's): look for the node first.
+    if (std::find(deps.begin(), deps.end(), node) != deps.end()) return true;
+    for (DatabaseKey d : deps) {
       SourceInfo info;
       if (source_of(d, info) == node) return true;
     }
