@@ -202,6 +202,8 @@ class FunctionIngredient final : public IngredientBase {
   }
 
   // fetch.hpp
+  [[gnu::noinline]] const Value& fetch_earlier(Db& db, Local& l, Memo& m, std::uint32_t id,
+                                               std::uint32_t stamp, Revision verified);
   [[gnu::noinline]] const Value& fetch_cold(Db& db, Local& l, std::uint32_t id,
                                             std::uint32_t stamp);
   const Value& fetch_cold_claimed(Db& db, Local& l, std::uint32_t id, std::uint32_t stamp);

@@ -123,7 +123,7 @@ class InternTable {
     }
     values_[id].reset();
     if (!reuse) return;
-    LockGuard lock(free_mu_);
+    std::lock_guard<SpinLock> lock(free_mu_);
     free_.push_back(id);
   }
 
@@ -157,7 +157,7 @@ class InternTable {
 
   std::uint32_t allocate(T&& value) {
     {
-      LockGuard lock(free_mu_);
+      std::lock_guard<SpinLock> lock(free_mu_);
       if (!free_.empty()) {
         const std::uint32_t id = free_.back();
         free_.pop_back();
@@ -170,7 +170,7 @@ class InternTable {
 
   StableVector<std::optional<T>> values_;
   std::array<std::unique_ptr<Shard>, kShards> shards_;
-  Mutex free_mu_;
+  SpinLock free_mu_;  // a pop or a push
   std::vector<std::uint32_t> free_;
 };
 

@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -252,10 +251,24 @@ struct Frame {
   }
 };
 
+// The executions in progress on one thread, innermost last. A frame keeps its address while
+// deeper ones are pushed (callers hold references); indexing is one load (a deque of frames
+// this size computed a block and an offset on every dependency recorded).
+class FrameStack {
+ public:
+  Frame& operator[](std::size_t i) noexcept { return *frames_[i]; }
+  const Frame& operator[](std::size_t i) const noexcept { return *frames_[i]; }
+  std::size_t size() const noexcept { return frames_.size(); }
+  void emplace_back() { frames_.push_back(std::make_unique<Frame>()); }
+
+ private:
+  std::vector<std::unique_ptr<Frame>> frames_;
+};
+
 // What one thread is doing in one database.
 struct Local {
   std::uint32_t id = 0;  // owner id of the memos this thread computes (never 0)
-  std::deque<Frame> frames;  // deque: frames keep their address while deeper ones are pushed
+  FrameStack frames;
   std::size_t depth = 0;
   std::vector<DatabaseKey> active;  // executing or verifying, outermost first
   std::uint32_t scope_depth = 0;    // nesting of ReaderScopes

@@ -18,8 +18,9 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch(Db& db, Local& l, const A&...
   const Revision now = rt.revision();
   if (Memo* m = memos_.get(id)) [[likely]] {
     // verified_at first: the other fields are only stable once it says "this revision".
-    if (m->verified_at.load(std::memory_order_acquire) == now &&
-        m->filled.load(std::memory_order_acquire) && m->key_stamp == stamp) [[likely]] {
+    const Revision verified = m->verified_at.load(std::memory_order_acquire);
+    if (verified == now && m->filled.load(std::memory_order_acquire) && m->key_stamp == stamp)
+        [[likely]] {
 #ifndef NDEBUG
       // Debug builds re-check every hit: the key's entity is alive with this stamp.
       if constexpr (KeyedOnEntity<Args>::value)
@@ -29,6 +30,26 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch(Db& db, Local& l, const A&...
       rt.record_read(l, DatabaseKey{first_index(), id}, m->durability, m->accumulates);
       return *m->value;
     }
+    if (verified != 0) return fetch_earlier(db, l, *m, id, stamp, verified);
+  }
+  return fetch_cold(db, l, id, stamp);
+}
+
+// A memo from an earlier revision. Unmarked since (outside every write's cone), it is accepted
+// in O(1), as fetch_cold_claimed would, without its set-up (after the same checks); out of
+// line, so that the hot path above stays small.
+template <auto F, Options O, class Cycle>
+auto FunctionIngredient<F, O, Cycle>::fetch_earlier(Db& db, Local& l, Memo& m,
+                                                                     std::uint32_t id,
+                                                                     std::uint32_t stamp,
+                                                                     Revision verified)
+    -> const Value& {
+  if (!l.in_callback) [[likely]] {
+    if constexpr (KeyedOnEntity<Args>::value)
+      std::tuple_element_t<0, Args>::ingredient(db).check_handle(db.runtime(), id, stamp);
+    if (const Value* v = accept_unclaimed(db, l, m, DatabaseKey{first_index(), id}, verified,
+                                          stamp))
+      return *v;
   }
   return fetch_cold(db, l, id, stamp);
 }
