@@ -106,7 +106,7 @@ TEST_CASE("memos reused without re-running keep contributing", "[accumulator][in
         std::vector<std::string>{"checking", "line 2: bad app", "checking", "line 1: bad lib LINE",
                                  "done", "done"});
   const Log executed = log.executed();
-  CHECK(std::find(executed.begin(), executed.end(), "check_file_fn(FileData#1)") ==
+  CHECK(std::find(executed.begin(), executed.end(), "check_file(File#1)") ==
         executed.end());
 
   // Fixing the bad line removes its diagnostic.

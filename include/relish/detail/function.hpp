@@ -87,7 +87,8 @@ class FunctionIngredient final : public IngredientBase {
                 "relish::Query: a no_eq query cannot take part in fixpoint iteration (its "
                 "values are never compared, so the iteration could not tell it converged)");
 
-  FunctionIngredient() : IngredientBase(std::string(function_name<F>())) {}
+  FunctionIngredient()
+      : IngredientBase(std::string(O.name.empty() ? query_name<F>() : O.name.view())) {}
 
   // fetch.hpp
   template <class... A>
@@ -98,7 +99,7 @@ class FunctionIngredient final : public IngredientBase {
                            Revision after) override;
 
   std::string describe(std::uint32_t, std::uint32_t id) const override {
-    return name() + "(" + keys_.describe(id) + ")";
+    return name() + "(" + keys_.describe(runtime(), id) + ")";
   }
 
 

@@ -161,11 +161,14 @@ class IngredientBase {
 
   const std::string& name() const noexcept { return name_; }
   std::uint32_t first_index() const noexcept { return first_index_; }
+  // The runtime it is registered with (to describe the entities its keys name).
+  const Runtime* runtime() const noexcept { return runtime_; }
 
  private:
   friend class Runtime;
   std::string name_;
   std::uint32_t first_index_ = 0;
+  const Runtime* runtime_ = nullptr;
 };
 
 // A value pushed to an accumulator: which accumulator, how many dependencies the query had
@@ -408,6 +411,7 @@ class Runtime {
     auto [owned, subs] = make();
     IngredientBase* ing = owned.get();
     ing->first_index_ = by_index_.size();
+    ing->runtime_ = this;
     for (std::uint32_t s = 0; s < subs; ++s) by_index_.emplace_back(ing, s);
     owned_.emplace_back(std::move(owned));
     slot.store(ing, std::memory_order_release);
@@ -459,6 +463,16 @@ class Runtime {
     const auto* entry = by_index_.get(k.ingredient);
     if (!entry) return "<unknown>";
     return entry->first->describe(entry->second, k.key);
+  }
+
+  // "File#3", or the user's relish_debug of its data, for a handle used as a query key.
+  template <class H>
+  std::string describe_handle(const H& h) const {
+    using I = typename H::Ingredient;
+    if constexpr (requires(const I& i) { i.describe_entity(h.index()); }) {
+      if (const I* ing = find_ingredient<I, I>()) return ing->describe_entity(h.index());
+    }
+    return h.debug_name();
   }
 
   // ---- readers ------------------------------------------------------------------------
