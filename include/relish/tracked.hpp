@@ -419,9 +419,7 @@ class Tracked : public detail::HandleBase<Tracked<T>> {
   }
 
   // "Def#3" (Database::describe of a query keyed on it uses relish_debug, if defined).
-  std::string debug_name() const {
-    return detail::entity_debug_string<T>(this->index(), nullptr);
-  }
+  std::string debug_name() const { return detail::entity_debug_string<T>(this->index(), nullptr); }
 
   static Ingredient& ingredient(Database& db) {
     return db.runtime().template ingredient<Ingredient, Ingredient>([] {

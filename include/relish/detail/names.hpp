@@ -126,7 +126,10 @@ struct NoEntities {};
 // as "a, b", anything else by its type name.
 template <class T, class Entities = NoEntities>
 std::string debug_string(const T& v, const Entities* entities = nullptr) {
-  if constexpr (requires { typename T::relish_handle_tag; entities->describe_handle(v); }) {
+  if constexpr (requires {
+                  typename T::relish_handle_tag;
+                  entities->describe_handle(v);
+                }) {
     if (entities) return entities->describe_handle(v);
   }
   if constexpr (HasDebugName<T>) {

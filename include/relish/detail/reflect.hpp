@@ -1,6 +1,7 @@
 // Minimal aggregate reflection: the number of fields of a plain struct, its fields as a
-// tuple of references (via structured bindings), and their names (for messages). This is what lets users declare inputs,
-// interned and tracked structs as ordinary structs with no registration or macro.
+// tuple of references (via structured bindings), and their names (for messages). This is what
+// lets users declare inputs, interned and tracked structs as ordinary structs with no
+// registration or macro.
 // Limits: aggregates without base classes, C arrays or reference members; at most 16 fields.
 #pragma once
 
