@@ -181,7 +181,7 @@ void mutate(std::mt19937_64& rng, std::vector<Entry>& es) {
   }
 }
 
-// "will_execute ent_value_fn(EntData#3)" -> {"will_execute", "ent_value_fn", 3}
+// "will_execute ent_value(Ent#3)" -> {"will_execute", "ent_value", 3}
 struct Parsed {
   std::string kind, fn;
   std::uint32_t index = 0;
@@ -279,9 +279,9 @@ void run_seed(std::uint64_t seed, int steps) {
     for (const std::string& line : log.entries()) {
       const Parsed p = parse_event(line);
       if (p.kind == "did_discard") discarded.insert(p.index);
-      if (p.kind == "will_execute" && p.fn == "entities_fn") reran.insert(p.index);
-      if (p.kind == "will_execute" && p.fn == "ent_value_fn") value_executed.push_back(p.index);
-      if (p.kind == "did_validate_memoized_value" && p.fn == "ent_value_fn") ++value_validations;
+      if (p.kind == "will_execute" && p.fn == "entities") reran.insert(p.index);
+      if (p.kind == "will_execute" && p.fn == "ent_value") value_executed.push_back(p.index);
+      if (p.kind == "did_validate_memoized_value" && p.fn == "ent_value") ++value_validations;
     }
     std::multiset<std::uint32_t> expected_discards;
     for (std::size_t f : reran) {

@@ -758,7 +758,7 @@ class EventTally {
     executed_keys_.clear();
   }
 
-  // Per query name ("closure_fn"), in name order.
+  // Per query name ("closure"), in name order.
   std::map<std::string, Counts> by_query() const {
     std::map<std::string, Counts> out;
     for (std::uint32_t ing = 0; ing < slots_.size(); ++ing) {

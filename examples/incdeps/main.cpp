@@ -400,7 +400,7 @@ int main(int argc, char** argv) {
     incdeps::evaluate(db, {*target});
     const double edit_ms = ms_since(t0);
     records.push_back({to_string(e.kind), edit_ms});
-    const auto closure_runs = tally ? tally->of("closure_fn").executed : 0;
+    const auto closure_runs = tally ? tally->of("closure").executed : 0;
 
     incdeps::Answers now = incdeps::snapshot(db, {target->index()});
     std::printf("edit %zu: %s %s  %s\n", k + 1, to_string(e.kind), e.path.c_str(), what.c_str());

@@ -296,7 +296,7 @@ class Tracer {
   std::vector<std::unique_ptr<Buffer>> buffers_;
 };
 
-// "parsed_module(FileData#3)" -> "parsed_module(json/decoder.py)".
+// "parsed_module(File#3)" -> "parsed_module(json/decoder.py)".
 class Labeler {
  public:
   Labeler(pyscope::Db& db, std::string dir) : db_(db), dir_(std::move(dir)) {}
@@ -308,26 +308,20 @@ class Labeler {
   }
   std::string operator()(relish::DatabaseKey key) const {
     std::string s = db_.describe(key);
-    for (std::size_t at; (at = s.find("pyscope::")) != std::string::npos;) s.erase(at, 9);
-    static const std::string kFile = "FileData#";
+    static const std::string kFile = "File#";
     for (std::size_t at = 0; (at = s.find(kFile, at)) != std::string::npos;) {
       std::size_t end = at + kFile.size();
       while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) ++end;
       const std::uint32_t index =
           static_cast<std::uint32_t>(std::atoi(s.c_str() + at + kFile.size()));
       std::string path = index < db_.files.size() ? rel(db_.path(db_.files[index])) : "?";
-      if (s.compare(end, 6, ".field") == 0) {  // an input field: "json/decoder.py:text"
-        static const char* const kFields[] = {"path", "text", "permissions", "revision"};
-        const int field = std::atoi(s.c_str() + end + 6);
-        path += std::string(":") + (field >= 0 && field < 4 ? kFields[field] : "?");
-        end += 6;
-        while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) ++end;
+      if (end < s.size() && s[end] == '.') {  // an input field: "json/decoder.py:text"
+        path += ':';
+        ++end;
       }
       s.replace(at, end - at, path);
       at += path.size();
     }
-    // DefinitionData's fields: 0-2 are its identity, 3 is `kind`.
-    for (std::size_t at; (at = s.find(".field3")) != std::string::npos;) s.replace(at, 7, ".kind");
     return s;
   }
 

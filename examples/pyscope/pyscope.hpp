@@ -23,7 +23,7 @@
 //                           names used before their definition, calls of non-callable values
 //
 // Queries are `pyscope::<name>`; their functions are `pyscope::fn::<name>`, so that events and
-// Database::describe name them "semantic_index(FileData#3)".
+// Database::describe name them "semantic_index(File#3)".
 //
 // Threads: any number of threads may call file_diagnostics on one Db (diagnose_all does).
 // Edits (set_text, rename) happen between queries.

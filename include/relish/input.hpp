@@ -16,6 +16,12 @@
 // `permissions` does not invalidate a query that read only `text`. A handle is 8 bytes of
 // plain data (index + stamp) and stays valid for the database's lifetime. A reference
 // returned by `get` is valid until that field is next set.
+//
+// Messages and events name an input "File#3" (the struct's name without namespaces or a
+// trailing "Data") and its fields by name ("File#3.text"). A function found by ADL names it
+// after its data instead (Tracked and Interned data types may have one too):
+//
+//   std::string relish_debug(const FileData& f) { return f.path; }   // "parse(a.py)"
 #pragma once
 
 #include <array>
@@ -53,7 +59,7 @@ class InputIngredient final : public IngredientBase {
     std::uint32_t stamp;
   };
 
-  InputIngredient() : IngredientBase(std::string(type_name<T>())) { want_revision_hook(false); }
+  InputIngredient() : IngredientBase(std::string(entity_name<T>())) { want_revision_hook(false); }
 
   std::pair<std::uint32_t, std::uint32_t> create(Runtime& rt, T&& value, Durability d) {
     if (Local& l = rt.local(); l.scope_depth != 0) {
@@ -137,8 +143,15 @@ class InputIngredient final : public IngredientBase {
     return !r || r->fields[sub].changed_at > after;
   }
 
+  // "File#3.text" (or relish_debug of the record, then ".text").
   std::string describe(std::uint32_t sub, std::uint32_t key) const override {
-    return name() + "#" + std::to_string(key) + ".field" + std::to_string(sub);
+    return describe_entity(key) + field_suffix<T>(sub);
+  }
+
+  // Records are written only by a writer, when no query runs: reading one here is safe.
+  std::string describe_entity(std::uint32_t index) const {
+    const Record* r = records_.get(index);
+    return entity_debug_string<T>(index, r ? &r->value : nullptr);
   }
 
   std::uint32_t size() const noexcept { return records_.size(); }
@@ -195,9 +208,8 @@ class Input : public detail::HandleBase<Input<T>> {
     ingredient(db).set(db, this->index(), this->stamp(), field, std::forward<V>(value), &d);
   }
 
-  std::string debug_name() const {
-    return std::string(detail::type_name<T>()) + "#" + std::to_string(this->index());
-  }
+  // "File#3" (Database::describe of a query keyed on it uses relish_debug, if defined).
+  std::string debug_name() const { return detail::entity_debug_string<T>(this->index(), nullptr); }
 
   static Ingredient& ingredient(Database& db) {
     return db.runtime().template ingredient<Ingredient, Ingredient>([] {

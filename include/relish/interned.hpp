@@ -41,7 +41,7 @@ namespace detail {
 template <class T>
 class InternedIngredient final : public IngredientBase {
  public:
-  InternedIngredient() : IngredientBase(std::string(type_name<T>())) {
+  InternedIngredient() : IngredientBase(std::string(entity_name<T>())) {
     want_revision_hook(false);  // until collection is on
   }
 
@@ -130,7 +130,17 @@ class InternedIngredient final : public IngredientBase {
   }
 
   std::string describe(std::uint32_t, std::uint32_t key) const override {
-    return name() + "#" + std::to_string(key);
+    return describe_entity(key);
+  }
+
+  // "Union#3", or relish_debug of the value while it is live (interned values never change).
+  std::string describe_entity(std::uint32_t index) const {
+    const T* value = nullptr;
+    if constexpr (HasDebugHook<T>) {
+      const Meta* m = meta_.get(index);
+      if (m && m->live.load(std::memory_order_acquire)) value = table_.get(index);
+    }
+    return entity_debug_string<T>(index, value);
   }
 
   bool changed_since(const Runtime&, std::uint32_t, std::uint32_t key, Revision after,
@@ -254,9 +264,8 @@ class Interned : public detail::HandleBase<Interned<T>> {
     ingredient(db).set_reclaim_after(revisions);
   }
 
-  std::string debug_name() const {
-    return std::string(detail::type_name<T>()) + "#" + std::to_string(this->index());
-  }
+  // "Union#3" (Database::describe of a query keyed on it uses relish_debug, if defined).
+  std::string debug_name() const { return detail::entity_debug_string<T>(this->index(), nullptr); }
 
   static Ingredient& ingredient(Database& db) {
     return db.runtime().template ingredient<Ingredient, Ingredient>([] {

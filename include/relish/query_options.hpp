@@ -4,8 +4,26 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace relish {
+
+// A query's name in messages, events and reports, fixed at compile time: a string literal of
+// at most 63 characters. Structural, so that Options stays a valid template argument.
+struct QueryName {
+  static constexpr std::size_t kCapacity = 63;
+  char chars[kCapacity + 1] = {};
+  std::size_t size = 0;
+
+  constexpr QueryName() = default;
+  template <std::size_t N>
+  consteval QueryName(const char (&s)[N]) : size(N - 1) {  // NOLINT: implicit from a literal
+    static_assert(N - 1 <= kCapacity, "relish::QueryName: at most 63 characters");
+    for (std::size_t i = 0; i + 1 < N; ++i) chars[i] = s[i];
+  }
+  constexpr std::string_view view() const noexcept { return {chars, size}; }
+  constexpr bool empty() const noexcept { return size == 0; }
+};
 
 // How a query hands its memoized value to the caller.
 enum class Returns : std::uint8_t {
@@ -14,9 +32,12 @@ enum class Returns : std::uint8_t {
   deref,  // for V = shared_ptr<T> or unique_ptr<T>: `const T&` to the pointee
 };
 
-// Usage: relish::Query<parse, relish::Options{.returns = relish::Returns::ref,
-//                                              .no_eq = true, .lru = 200}>
+// Usage: relish::Query<parse_fn, relish::Options{.name = "parse", .returns = relish::Returns::ref,
+//                                                 .no_eq = true, .lru = 200}>
 struct Options {
+  // The query's name in events, errors and the memory report; by default the function's,
+  // without namespace and without a trailing "_fn" (parse_fn: "parse").
+  QueryName name = {};
   Returns returns = Returns::copy;
   // Never compare a re-computed value with the old one: it always counts as changed. For
   // large values that almost always change (ASTs), where comparing costs more than it saves.

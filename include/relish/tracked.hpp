@@ -98,7 +98,7 @@ class TrackedIngredient final : public IngredientBase {
  public:
   static constexpr std::uint32_t kFields = static_cast<std::uint32_t>(field_count<T>);
 
-  TrackedIngredient() : IngredientBase(std::string(type_name<T>())) {
+  TrackedIngredient() : IngredientBase(std::string(entity_name<T>())) {
     want_revision_hook(false);  // until an entity dies
   }
 
@@ -234,9 +234,21 @@ class TrackedIngredient final : public IngredientBase {
     if (Entity* e = entities_.get(key)) e->validated_at.store(now, std::memory_order_release);
   }
 
+  // "Def#3" (its existence), "Def#3.body" (a field); relish_debug of the data if defined.
   std::string describe(std::uint32_t sub, std::uint32_t key) const override {
-    std::string s = name() + "#" + std::to_string(key);
-    return sub == 0 ? s : s + ".field" + std::to_string(sub - 1);
+    std::string s = describe_entity(key);
+    return sub == 0 ? s : s + field_suffix<T>(sub - 1);
+  }
+
+  // Under the lock: the creating query may be updating the fields on another thread.
+  std::string describe_entity(std::uint32_t index) const {
+    if constexpr (HasDebugHook<T>) {
+      std::lock_guard<SpinLock> lock(mu_);
+      const Entity* e = entities_.get(index);
+      return entity_debug_string<T>(index, e && e->value ? &*e->value : nullptr);
+    } else {
+      return entity_debug_string<T>(index, nullptr);
+    }
   }
 
   // Reading the entity through an old handle is a StaleHandleError from now on, but its value
@@ -403,7 +415,7 @@ class TrackedIngredient final : public IngredientBase {
   std::vector<std::uint32_t> free_;  // reusable slots
   std::vector<std::uint32_t> dead_;  // deleted in this revision: reusable from the next one
   std::uint32_t live_ = 0;
-  SpinLock mu_;  // creation and deletion (reads of live entities take no lock): short sections
+  mutable SpinLock mu_;  // creation and deletion (reads of live entities take no lock): short
 };
 
 }  // namespace detail
@@ -433,9 +445,8 @@ class Tracked : public detail::HandleBase<Tracked<T>> {
     return ingredient(db).get(db, this->index(), this->stamp(), field);
   }
 
-  std::string debug_name() const {
-    return std::string(detail::type_name<T>()) + "#" + std::to_string(this->index());
-  }
+  // "Def#3" (Database::describe of a query keyed on it uses relish_debug, if defined).
+  std::string debug_name() const { return detail::entity_debug_string<T>(this->index(), nullptr); }
 
   static Ingredient& ingredient(Database& db) {
     return db.runtime().template ingredient<Ingredient, Ingredient>([] {

@@ -106,7 +106,7 @@ TEST_CASE("memos reused without re-running keep contributing", "[accumulator][in
         std::vector<std::string>{"checking", "line 2: bad app", "checking", "line 1: bad lib LINE",
                                  "done", "done"});
   const Log executed = log.executed();
-  CHECK(std::find(executed.begin(), executed.end(), "check_file_fn(FileData#1)") ==
+  CHECK(std::find(executed.begin(), executed.end(), "check_file(File#1)") ==
         executed.end());
 
   // Fixing the bad line removes its diagnostic.
@@ -146,17 +146,17 @@ TEST_CASE("a re-run that starts pushing values is seen by accumulated() of its r
   EventLog log(db);
   in.set(db, &PushData::push, true);  // the leaf's value stays 1
   CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in) == std::vector<Diagnostic>{{"leaf"}});
-  CHECK(log.executed() == Log{"pushing_leaf_fn(PushData#0)", "pushing_mid_fn(PushData#0)",
-                              "pushing_top_fn(PushData#0)"});
+  CHECK(log.executed() == Log{"pushing_leaf(Push#0)", "pushing_mid(Push#0)",
+                              "pushing_top(Push#0)"});
   CHECK(log.backdated().empty());
   log.clear();
   in.set(db, &PushData::value, 2);  // pushes still, value equal: backdated as usual
   CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in) == std::vector<Diagnostic>{{"leaf"}});
-  CHECK(log.executed() == Log{"pushing_leaf_fn(PushData#0)"});
+  CHECK(log.executed() == Log{"pushing_leaf(Push#0)"});
   log.clear();
   in.set(db, &PushData::push, false);  // stops pushing: the readers' flags stay (harmless)
   CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in).empty());
-  CHECK(log.executed() == Log{"pushing_leaf_fn(PushData#0)"});
+  CHECK(log.executed() == Log{"pushing_leaf(Push#0)"});
   in.set(db, &PushData::push, true);  // and starts again
   CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in) == std::vector<Diagnostic>{{"leaf"}});
 }

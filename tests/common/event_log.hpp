@@ -3,14 +3,15 @@
 //
 //   relish_test::EventLog log(db);
 //   leaf(db, n);
-//   CHECK(log.take() == Log{"will_execute leaf_fn(NumData#0)"});
+//   CHECK(log.take() == Log{"will_execute leaf(Num#0)"});
 //   n.set(db, &NumData::value, 2);
 //   leaf(db, n);
-//   CHECK(log.executed() == Log{"leaf_fn(NumData#0)"});
+//   CHECK(log.executed() == Log{"leaf(Num#0)"});
 //
-// Each entry is "<event kind> <Database::describe(key)>". Types the tests declare in an
-// anonymous namespace (to keep test files from clashing) are rendered without the
-// "{anonymous}::" qualifier so the expected logs read like the names in the source.
+// Each entry is "<event kind> <Database::describe(key)>". relish names entities and keys
+// without namespaces, but a key's type may still carry them inside template arguments: those of
+// types the tests declare in an anonymous namespace (to keep test files from clashing) are
+// dropped, so the expected logs read like the names in the source.
 #pragma once
 
 #include <exception>
@@ -24,7 +25,7 @@ namespace relish_test {
 
 using Log = std::vector<std::string>;
 
-// `s` without anonymous-namespace qualifiers: "{anonymous}::NumData#0" -> "NumData#0".
+// `s` without anonymous-namespace qualifiers: "<{anonymous}::Num>" -> "<Num>".
 inline std::string strip_anonymous(std::string s) {
   for (std::string_view marker : {std::string_view("{anonymous}::"),
                                   std::string_view("(anonymous namespace)::")}) {
@@ -78,7 +79,7 @@ class EventLog {
   }
   void clear() { entries_.clear(); }
 
-  // The keys of the events of one kind, in order: "leaf_fn(NumData#0)".
+  // The keys of the events of one kind, in order: "leaf(Num#0)".
   Log of_kind(relish::EventKind kind) const {
     const std::string prefix = std::string(relish::to_string(kind)) + " ";
     Log out;

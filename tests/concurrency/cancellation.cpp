@@ -133,7 +133,7 @@ TEST_CASE("a write cancels a query reading dependencies in a loop; no partial me
   log.clear();
   CHECK(long_sum(db, n) == 12 * 1000 + 3);
   CHECK(long_finished.load() == 1);
-  CHECK(log.executed() == relish_test::Log{"long_sum_fn(NumData#0)"});
+  CHECK(log.executed() == relish_test::Log{"long_sum(Num#0)"});
   log.clear();
   CHECK(long_sum(db, n) == 12 * 1000 + 3);  // and is memoized
   CHECK(log.executed().empty());

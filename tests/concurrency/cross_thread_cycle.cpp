@@ -123,7 +123,7 @@ TEST_CASE("two threads each needing the other's memo get a CycleError, not a dea
     CHECK(cycles == 2);
     for (const std::string& msg : {oa.cycle, ob.cycle}) {
       if (msg.empty()) continue;
-      CHECK_THAT(msg, Catch::Contains("a_fn(FlagData#0)") && Catch::Contains("b_fn(FlagData#0)"));
+      CHECK_THAT(msg, Catch::Contains("a(Flag#0)") && Catch::Contains("b(Flag#0)"));
     }
   }
 

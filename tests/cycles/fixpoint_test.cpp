@@ -94,8 +94,8 @@ TEST_CASE("the query a cycle comes back to must have a cycle policy", "[cycles][
   // Entered through def1, the cycle comes back to def1, which has no policy (as in Salsa,
   // where the re-entered query becomes the cycle head).
   CHECK(relish_test::message_of<relish::CycleError>([&] { def1(db, l); }) ==
-        "relish: cycle detected: def1_fn(LoopData#0) -> use_fn(LoopData#0) -> "
-        "def1_fn(LoopData#0)");
+        "relish: cycle detected: def1(Loop#0) -> use(Loop#0) -> "
+        "def1(Loop#0)");
   // Entered through use, it works, and def1 is then known too.
   CHECK(use(db, l) == Value::of({7}));
   CHECK(def1(db, l) == Value::of({7}));
@@ -111,7 +111,7 @@ TEST_CASE("a cycle is verified without iterating when nothing it read changed",
   other.set(db, &LoopData::start, 2);
   CHECK(width(db, l) == 1);
   CHECK(log.executed().empty());
-  CHECK(log.accepted() == Log{"width_fn(LoopData#0)"});  // outside the edit's cone
+  CHECK(log.accepted() == Log{"width(Loop#0)"});  // outside the edit's cone
 }
 
 TEST_CASE("a changed cycle re-iterates, and backdates when its fixpoint is unchanged",
@@ -123,17 +123,17 @@ TEST_CASE("a changed cycle re-iterates, and backdates when its fixpoint is uncha
   l.set(db, &LoopData::step, 2);  // still diverges: the head's value stays Top
   CHECK(width(db, l) == 1000);
   const Log executed = log.executed();
-  CHECK(std::count(executed.begin(), executed.end(), "use_fn(LoopData#0)") >= 2);
-  CHECK(std::count(executed.begin(), executed.end(), "width_fn(LoopData#0)") == 0);
+  CHECK(std::count(executed.begin(), executed.end(), "use(Loop#0)") >= 2);
+  CHECK(std::count(executed.begin(), executed.end(), "width(Loop#0)") == 0);
   const Log backdated = log.backdated();
-  CHECK(std::find(backdated.begin(), backdated.end(), "use_fn(LoopData#0)") != backdated.end());
+  CHECK(std::find(backdated.begin(), backdated.end(), "use(Loop#0)") != backdated.end());
 
   log.take();
   l.set(db, &LoopData::step, 0);  // now converges to {0}
   CHECK(use(db, l) == Value::of({0}));
   CHECK(width(db, l) == 1);
   const Log after = log.executed();
-  CHECK(std::count(after.begin(), after.end(), "width_fn(LoopData#0)") == 1);
+  CHECK(std::count(after.begin(), after.end(), "width(Loop#0)") == 1);
 }
 
 TEST_CASE("incremental results equal from-scratch ones over edits", "[cycles][fixpoint]") {
@@ -165,7 +165,7 @@ TEST_CASE("a fixpoint that never converges hits the bound with a CycleError",
   Db db;
   Loop l = Loop::create(db, {.start = 0, .step = 1});
   CHECK(relish_test::message_of<relish::CycleError>([&] { count_up(db, l); }) ==
-        "relish: cycle detected: count_up_fn(LoopData#0) did not converge after 10 fixpoint "
+        "relish: cycle detected: count_up(Loop#0) did not converge after 10 fixpoint "
         "iterations");
   l.set(db, &LoopData::step, 0);  // database still usable; now it converges at once
   CHECK(count_up(db, l) == 0);

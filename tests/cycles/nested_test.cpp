@@ -274,8 +274,8 @@ TEST_CASE("nested cycles closed by a query without a policy", "[cycles][fixpoint
         Seeds s = Seeds::create(db, SeedData(data));
         const std::string message =
             relish_test::message_of<relish::CycleError>([&] { p_c(db, s); });
-        CHECK(message.starts_with("relish: cycle detected: p_c_fn(SeedData#0) -> "));
-        CHECK(message.ends_with(" -> p_c_fn(SeedData#0)"));
+        CHECK(message.starts_with("relish: cycle detected: p_c(Seed#0) -> "));
+        CHECK(message.ends_with(" -> p_c(Seed#0)"));
         // Nothing half-done is left: entered from a now, it converges.
         CHECK(p_a(db, s) == expected);
         CHECK(p_c(db, s) == expected);
@@ -301,8 +301,8 @@ TEST_CASE("a nested cycle is verified without iterating when nothing it read cha
   CHECK(n_sum(db, s) == 15);
   CHECK(log.executed().empty());
   // Outside the edit's cone: accepted without looking inside the cycle.
-  CHECK(contains(log.accepted(), "n_top_fn(SeedData#0)"));
-  CHECK(contains(log.accepted(), "n_sum_fn(SeedData#0)"));
+  CHECK(contains(log.accepted(), "n_top(Seed#0)"));
+  CHECK(contains(log.accepted(), "n_sum(Seed#0)"));
   // Each participant, fetched on its own, is still known without running anything.
   CHECK(n_c(db, s) == 5);
   CHECK(n_b(db, s) == 5);
@@ -329,10 +329,10 @@ TEST_CASE("a nested cycle re-iterates when an input changes, and its head backda
   s.set(db, &SeedData::b, 3);  // read by the inner head; the fixpoint stays 5
   CHECK(n_top(db, s) == 50);
   Log executed = log.executed();
-  CHECK(count_of(executed, "n_a_fn(SeedData#0)") >= 1);
-  CHECK(count_of(executed, "n_b_fn(SeedData#0)") >= 1);
-  CHECK(count_of(executed, "n_top_fn(SeedData#0)") == 0);
-  CHECK(contains(log.backdated(), "n_a_fn(SeedData#0)"));
+  CHECK(count_of(executed, "n_a(Seed#0)") >= 1);
+  CHECK(count_of(executed, "n_b(Seed#0)") >= 1);
+  CHECK(count_of(executed, "n_top(Seed#0)") == 0);
+  CHECK(contains(log.backdated(), "n_a(Seed#0)"));
   CHECK(n_a(db, s) == 5);
   CHECK(n_b(db, s) == 5);
   CHECK(n_c(db, s) == 5);
@@ -341,8 +341,8 @@ TEST_CASE("a nested cycle re-iterates when an input changes, and its head backda
   s.set(db, &SeedData::c, 9);  // the innermost seed grows: the fixpoint becomes 9
   CHECK(n_top(db, s) == 90);
   executed = log.executed();
-  CHECK(count_of(executed, "n_top_fn(SeedData#0)") == 1);
-  CHECK(count_of(executed, "n_c_fn(SeedData#0)") >= 1);
+  CHECK(count_of(executed, "n_top(Seed#0)") == 1);
+  CHECK(count_of(executed, "n_c(Seed#0)") >= 1);
   CHECK(n_sum(db, s) == 27);
   CHECK(n_c(db, s) == 9);
 
@@ -351,8 +351,8 @@ TEST_CASE("a nested cycle re-iterates when an input changes, and its head backda
   CHECK(n_top(db, s) == 90);
   CHECK(n_sum(db, s) == 27);
   executed = log.executed();
-  CHECK(count_of(executed, "n_b_fn(SeedData#0)") >= 1);
-  CHECK(count_of(executed, "n_top_fn(SeedData#0)") == 0);
+  CHECK(count_of(executed, "n_b(Seed#0)") >= 1);
+  CHECK(count_of(executed, "n_top(Seed#0)") == 0);
 
   log.take();
   s.set(db, &SeedData::c, 4);  // now b's seed 3 and c's 4: the fixpoint drops to 4
@@ -361,7 +361,7 @@ TEST_CASE("a nested cycle re-iterates when an input changes, and its head backda
   CHECK(n_b(db, s) == 4);
   CHECK(n_a(db, s) == 4);
   CHECK(n_sum(db, s) == 12);
-  CHECK(count_of(log.executed(), "n_top_fn(SeedData#0)") == 1);
+  CHECK(count_of(log.executed(), "n_top(Seed#0)") == 1);
 
   Db fresh;
   Seeds f = Seeds::create(fresh, {.a = 1, .b = 3, .c = 4, .inner_first = true});
@@ -380,11 +380,11 @@ TEST_CASE("participants of a re-iterated nested cycle backdate against their old
   EventLog log(db);
   s.set(db, &SeedData::b, 3);  // the fixpoint stays 5 everywhere
   CHECK(n_sum(db, s) == 15);
-  CHECK(count_of(log.executed(), "n_b_fn(SeedData#0)") >= 1);
-  CHECK(count_of(log.executed(), "n_sum_fn(SeedData#0)") == 0);
+  CHECK(count_of(log.executed(), "n_b(Seed#0)") >= 1);
+  CHECK(count_of(log.executed(), "n_sum(Seed#0)") == 0);
   const Log backdated = log.backdated();
-  CHECK(contains(backdated, "n_a_fn(SeedData#0)"));
-  CHECK(contains(backdated, "n_b_fn(SeedData#0)"));
+  CHECK(contains(backdated, "n_a(Seed#0)"));
+  CHECK(contains(backdated, "n_b(Seed#0)"));
 }
 
 // Salsa's cycle_input_different_cycle_head: computed from one query, then, after an edit,

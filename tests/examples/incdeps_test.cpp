@@ -176,7 +176,7 @@ TEST_CASE("incdeps: a comment-only edit re-scans one header, backdates, closures
   load_fixture(db);
   incdeps::EventTally tally(db);
   incdeps::evaluate(db, {});
-  CHECK(tally.of("closure_fn").executed == 10);
+  CHECK(tally.of("closure").executed == 10);
 
   const Header c = H(db, "/p/inc/c.h");
   tally.reset();
@@ -187,15 +187,15 @@ TEST_CASE("incdeps: a comment-only edit re-scans one header, backdates, closures
   REQUIRE(executed.size() == 1);
   CHECK(executed[0] == db.describe(relish::DatabaseKey{
                            incdeps::direct_includes.ingredient(db).first_index(), c.index()}));
-  CHECK(tally.of("direct_includes_fn").backdated == 1);
+  CHECK(tally.of("direct_includes").backdated == 1);
   CHECK(tally.total().backdated == 1);
-  CHECK(tally.of("resolved_includes_fn").executed == 0);
-  CHECK(tally.of("closure_fn").executed == 0);
+  CHECK(tally.of("resolved_includes").executed == 0);
+  CHECK(tally.of("closure").executed == 0);
   // The closures that read c.h are verified; the others are outside the edit's cone.
-  CHECK(tally.of("closure_fn").validated == 5);
-  CHECK(tally.of("closure_fn").validated + tally.of("closure_fn").accepted == 10);
-  CHECK(tally.of("include_cycles_fn").validated == 1);
-  CHECK(tally.of("graph_stats_fn").validated == 1);
+  CHECK(tally.of("closure").validated == 5);
+  CHECK(tally.of("closure").validated + tally.of("closure").accepted == 10);
+  CHECK(tally.of("include_cycles").validated == 1);
+  CHECK(tally.of("graph_stats").validated == 1);
   CHECK(incdeps::first_difference(incdeps::snapshot(db, {}), from_scratch(db, {})).empty());
 }
 
@@ -213,9 +213,9 @@ TEST_CASE("incdeps: include edits re-run exactly the dependents' closures", "[in
     CHECK(incdeps::apply_edit(db, {incdeps::EditKind::add_include, "/p/sys/d.h", "<sub/e.h>"}) ==
           "+#include <sub/e.h>");
     incdeps::evaluate(db, db.headers);
-    CHECK(tally.of("closure_fn").executed == affected);
-    CHECK(tally.of("direct_includes_fn").executed == 1);
-    CHECK(tally.of("resolved_includes_fn").executed == 1);
+    CHECK(tally.of("closure").executed == affected);
+    CHECK(tally.of("direct_includes").executed == 1);
+    CHECK(tally.of("resolved_includes").executed == 1);
     const auto& cycles = incdeps::include_cycles(db, db.tree);
     REQUIRE(cycles.size() == 2);
     CHECK(paths(db, cycles[1]) ==
@@ -241,9 +241,9 @@ TEST_CASE("incdeps: include edits re-run exactly the dependents' closures", "[in
     incdeps::apply_edit(db, {incdeps::EditKind::add_include, "/p/inc/sub/e.h", "<c.h>"});
     tally.reset();
     incdeps::evaluate(db, db.headers);
-    CHECK(tally.of("direct_includes_fn").executed == 1);
-    CHECK(tally.of("resolved_includes_fn").backdated == 1);
-    CHECK(tally.of("closure_fn").executed == 0);
+    CHECK(tally.of("direct_includes").executed == 1);
+    CHECK(tally.of("resolved_includes").backdated == 1);
+    CHECK(tally.of("closure").executed == 0);
     CHECK(incdeps::first_difference(incdeps::snapshot(db, probes), from_scratch(db, probes)) ==
           "");
   }

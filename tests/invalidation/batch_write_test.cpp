@@ -44,13 +44,13 @@ TEST_CASE("a batch of writes is one revision: what read several of them runs onc
   // Marked once, by three writes: a.value (counted at each of its writes), b.value, both
   // leaves, both sums.
   CHECK(db.runtime().marked_by_last_write() == 7);
-  CHECK(log.take() == Log{"did_set_input NumData#0.field0", "did_set_input NumData#1.field0",
-                          "did_set_input NumData#0.field0"});
+  CHECK(log.take() == Log{"did_set_input Num#0.value", "did_set_input Num#1.value",
+                          "did_set_input Num#0.value"});
   CHECK(sum(db, a, b) == 31);
   CHECK(sum(db, b, c) == 23);
-  CHECK(log.executed() == Log{"leaf_fn(NumData#0)", "sum_fn(NumData#0, NumData#1)",
-                              "leaf_fn(NumData#1)", "sum_fn(NumData#1, NumData#2)"});
-  CHECK(log.accepted() == Log{"leaf_fn(NumData#2)"});
+  CHECK(log.executed() == Log{"leaf(Num#0)", "sum(Num#0, Num#1)",
+                              "leaf(Num#1)", "sum(Num#1, Num#2)"});
+  CHECK(log.accepted() == Log{"leaf(Num#2)"});
 
   // An empty batch starts no revision.
   db.write([] {});
@@ -71,7 +71,7 @@ TEST_CASE("a batch raises every durability one of its writes changed", "[invalid
   });
   CHECK(leaf(db, high) == 7);
   CHECK(leaf(db, low) == 5);
-  CHECK(log.executed() == Log{"leaf_fn(NumData#1)", "leaf_fn(NumData#0)"});
+  CHECK(log.executed() == Log{"leaf(Num#1)", "leaf(Num#0)"});
 }
 
 TEST_CASE("inside a batch, queries are a MisuseError and nested batches join it",

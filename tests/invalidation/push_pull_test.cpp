@@ -52,10 +52,10 @@ TEST_CASE("a memo outside every write's cone is accepted without looking at what
   a.set(db, &NumData::value, 4);
   CHECK(db.runtime().marked_by_last_write() == 4);  // a.value, leaf, mid, top of a
   CHECK(top(db, b) == 5);
-  CHECK(log.take() == Log{"did_set_input NumData#0.field0", "did_accept_clean top_fn(NumData#1)"});
+  CHECK(log.take() == Log{"did_set_input Num#0.value", "did_accept_clean top(Num#1)"});
   CHECK(top(db, a) == 9);
-  CHECK(log.take() == Log{"will_execute leaf_fn(NumData#0)", "will_execute mid_fn(NumData#0)",
-                          "will_execute top_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute leaf(Num#0)", "will_execute mid(Num#0)",
+                          "will_execute top(Num#0)"});
   // Verified in this revision: hits, no event.
   CHECK(top(db, b) == 5);
   CHECK(log.take().empty());
@@ -78,8 +78,8 @@ TEST_CASE("a marked memo stops the walk, and cones of several writes accumulate"
   log.clear();
   CHECK(top(db, a) == 11);
   CHECK(top(db, b) == 13);
-  CHECK(log.executed() == Log{"leaf_fn(NumData#0)", "mid_fn(NumData#0)", "top_fn(NumData#0)",
-                              "leaf_fn(NumData#1)", "mid_fn(NumData#1)", "top_fn(NumData#1)"});
+  CHECK(log.executed() == Log{"leaf(Num#0)", "mid(Num#0)", "top(Num#0)",
+                              "leaf(Num#1)", "mid(Num#1)", "top(Num#1)"});
   // Marks are gone once verified: the next write marks them again.
   a.set(db, &NumData::value, 7);
   CHECK(db.runtime().marked_by_last_write() == 4);
@@ -96,11 +96,11 @@ TEST_CASE("inside the cone, clean dependencies are accepted in O(1) and backdati
   a.set(db, &NumData::value, 3);  // parity unchanged
   log.clear();
   CHECK(sum(db, a, b) == 5);
-  CHECK(log.take() == Log{"will_execute leaf_fn(NumData#0)", "will_execute sum_fn(NumData#0, NumData#1)",
-                          "did_accept_clean leaf_fn(NumData#1)"});
+  CHECK(log.take() == Log{"will_execute leaf(Num#0)", "will_execute sum(Num#0, Num#1)",
+                          "did_accept_clean leaf(Num#1)"});
   CHECK(parity_plus(db, a) == 11);
-  CHECK(log.take() == Log{"will_execute parity_fn(NumData#0)", "did_backdate parity_fn(NumData#0)",
-                          "did_validate_memoized_value parity_plus_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute parity(Num#0)", "did_backdate parity(Num#0)",
+                          "did_validate_memoized_value parity_plus(Num#0)"});
 }
 
 TEST_CASE("an input set to an equal value still marks its readers (sets are not compared)",
@@ -113,9 +113,9 @@ TEST_CASE("an input set to an equal value still marks its readers (sets are not 
   CHECK(db.runtime().marked_by_last_write() == 4);
   log.clear();
   CHECK(top(db, a) == 3);
-  CHECK(log.take() == Log{"will_execute leaf_fn(NumData#0)", "did_backdate leaf_fn(NumData#0)",
-                          "did_validate_memoized_value mid_fn(NumData#0)",
-                          "did_validate_memoized_value top_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute leaf(Num#0)", "did_backdate leaf(Num#0)",
+                          "did_validate_memoized_value mid(Num#0)",
+                          "did_validate_memoized_value top(Num#0)"});
 }
 
 namespace {
@@ -134,8 +134,8 @@ TEST_CASE("a clean memo whose value was evicted re-runs on read without being ve
   REQUIRE_FALSE(decltype(lru_leaf)::ingredient(db).has_value(a.index()));
   EventLog log(db);
   CHECK(lru_leaf(db, a) == 101);
-  CHECK(log.take() == Log{"did_accept_clean lru_leaf_fn(NumData#0)",
-                          "will_execute lru_leaf_fn(NumData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean lru_leaf(Num#0)",
+                          "will_execute lru_leaf(Num#0)"});
 }
 
 namespace {
@@ -163,7 +163,7 @@ TEST_CASE("readers of a tracked struct's field are in the cone of the query that
   CHECK(db.runtime().marked_by_last_write() == 3);  // n.value, make_item, item_size
   log.clear();
   CHECK(item_size(db, item) == 20);  // the handle of the last revision still names it
-  CHECK(log.executed() == Log{"make_item_fn(NumData#0)", "item_size_fn(ItemData#0)"});
+  CHECK(log.executed() == Log{"make_item(Num#0)", "item_size(Item#0)"});
 }
 
 namespace {
@@ -192,15 +192,15 @@ TEST_CASE("a memo that read a query which failed is verified at every write, as 
   unrelated.set(db, &NumData::value, 1);
   log.clear();
   CHECK(safe(db, n) == -1);
-  CHECK(log.executed() == Log{"safe_fn(NumData#0)", "fails_fn(NumData#0)"});
+  CHECK(log.executed() == Log{"safe(Num#0)", "fails(Num#0)"});
   n.set(db, &NumData::value, 2);
   log.clear();
   CHECK(safe(db, n) == 2);
-  CHECK(log.executed() == Log{"safe_fn(NumData#0)", "fails_fn(NumData#0)"});
+  CHECK(log.executed() == Log{"safe(Num#0)", "fails(Num#0)"});
   unrelated.set(db, &NumData::value, 2);  // now it succeeded: clean again
   log.clear();
   CHECK(safe(db, n) == 2);
-  CHECK(log.take() == Log{"did_accept_clean safe_fn(NumData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean safe(Num#0)"});
 }
 
 TEST_CASE("the pull-only testing mode verifies every memo deeply and gives the same answers",
@@ -213,10 +213,10 @@ TEST_CASE("the pull-only testing mode verifies every memo deeply and gives the s
   a.set(db, &NumData::value, 4);
   log.clear();
   CHECK(top(db, b) == 5);
-  CHECK(log.validated() == Log{"leaf_fn(NumData#1)", "mid_fn(NumData#1)", "top_fn(NumData#1)"});
+  CHECK(log.validated() == Log{"leaf(Num#1)", "mid(Num#1)", "top(Num#1)"});
   db.runtime().set_pull_only_for_testing(false);
   a.set(db, &NumData::value, 5);
   log.clear();
   CHECK(top(db, b) == 5);
-  CHECK(log.take() == Log{"did_accept_clean top_fn(NumData#1)"});
+  CHECK(log.take() == Log{"did_accept_clean top(Num#1)"});
 }

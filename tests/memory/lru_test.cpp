@@ -68,7 +68,7 @@ struct Fixture {
 };
 
 std::string key(const char* fn, std::uint32_t i) {
-  return std::string(fn) + "(NumData#" + std::to_string(i) + ")";
+  return std::string(fn) + "(Num#" + std::to_string(i) + ")";
 }
 
 const relish::IngredientMemory& report_of(const relish::MemoryReport& r, const char* part) {
@@ -87,7 +87,7 @@ TEST_CASE("LRU eviction keeps dependents green after an unrelated edit", "[memor
 
   EventLog log(fx.db);
   fx.unrelated_edit();  // revision boundary: 5 values, capacity 3
-  CHECK(log.of_kind(relish::EventKind::did_evict) == Log{key("lru_fn", 0), key("lru_fn", 1)});
+  CHECK(log.of_kind(relish::EventKind::did_evict) == Log{key("lru", 0), key("lru", 1)});
   CHECK_FALSE(decltype(lru)::ingredient(fx.db).has_value(fx.nums[0].index()));
   CHECK_FALSE(decltype(lru)::ingredient(fx.db).has_value(fx.nums[1].index()));
   CHECK(decltype(lru)::ingredient(fx.db).has_value(fx.nums[2].index()));
@@ -102,8 +102,8 @@ TEST_CASE("LRU eviction keeps dependents green after an unrelated edit", "[memor
   CHECK_FALSE(decltype(lru)::ingredient(fx.db).has_value(fx.nums[0].index()));
 
   const relish::MemoryReport r = relish::memory_report(fx.db);
-  CHECK(report_of(r, "lru_fn").entries == 5);
-  CHECK(report_of(r, "lru_fn").values == 3);
+  CHECK(report_of(r, "lru").entries == 5);
+  CHECK(report_of(r, "lru").values == 3);
 }
 
 TEST_CASE("an evicted value is recomputed on demand and keeps its changed_at",
@@ -114,8 +114,8 @@ TEST_CASE("an evicted value is recomputed on demand and keeps its changed_at",
 
   EventLog log(fx.db);
   CHECK(lru(fx.db, fx.nums[0]) == 0);  // asked for: recomputed
-  CHECK(log.take() == Log{"did_accept_clean " + key("lru_fn", 0),
-                          "will_execute " + key("lru_fn", 0)});
+  CHECK(log.take() == Log{"did_accept_clean " + key("lru", 0),
+                          "will_execute " + key("lru", 0)});
   CHECK(lru(fx.db, fx.nums[0]) == 0);  // now a hit
   CHECK(log.take().empty());
 
@@ -132,8 +132,8 @@ TEST_CASE("an evicted value is recomputed on demand and keeps its changed_at",
   fx.nums[1].set(fx.db, &NumData::value, 11);  // 11 / 10 == 1: an equal value
   log.clear();
   CHECK(dep(fx.db, fx.nums[1]) == 2);
-  CHECK(log.executed() == Log{key("lru_fn", 1), key("dep_fn", 1)});
-  CHECK(log.backdated() == Log{key("dep_fn", 1)});
+  CHECK(log.executed() == Log{key("lru", 1), key("dep", 1)});
+  CHECK(log.backdated() == Log{key("dep", 1)});
 
   // The same edit on a memo that still holds its value backdates at the LRU query. (lru(2)
   // was evicted at the last boundary but one; asking for it brings it back.)
@@ -142,8 +142,8 @@ TEST_CASE("an evicted value is recomputed on demand and keeps its changed_at",
   log.clear();
   REQUIRE(decltype(lru)::ingredient(fx.db).has_value(fx.nums[2].index()));
   CHECK(dep(fx.db, fx.nums[2]) == 3);
-  CHECK(log.executed() == Log{key("lru_fn", 2)});
-  CHECK(log.backdated() == Log{key("lru_fn", 2)});
+  CHECK(log.executed() == Log{key("lru", 2)});
+  CHECK(log.backdated() == Log{key("lru", 2)});
 }
 
 TEST_CASE("LRU evicts the least recently used (by revision) first", "[memory][lru]") {
@@ -157,7 +157,7 @@ TEST_CASE("LRU evicts the least recently used (by revision) first", "[memory][lr
   for (std::uint32_t i : {3u, 4u, 0u}) lru(fx.db, fx.nums[i]);
   log.clear();
   fx.unrelated_edit();  // 5 values: 1 and 2 (last used in A) go; 0 stays
-  CHECK(log.of_kind(relish::EventKind::did_evict) == Log{key("lru_fn", 1), key("lru_fn", 2)});
+  CHECK(log.of_kind(relish::EventKind::did_evict) == Log{key("lru", 1), key("lru", 2)});
 
   // Revision C: only 4 used. At the next boundary 0, 3, 4 are live (3 <= capacity): none go.
   lru(fx.db, fx.nums[4]);
@@ -169,7 +169,7 @@ TEST_CASE("LRU evicts the least recently used (by revision) first", "[memory][lr
   lru(fx.db, fx.nums[1]);
   log.clear();
   fx.unrelated_edit();
-  CHECK(log.of_kind(relish::EventKind::did_evict) == Log{key("lru_fn", 0)});
+  CHECK(log.of_kind(relish::EventKind::did_evict) == Log{key("lru", 0)});
 }
 
 TEST_CASE("set_lru changes the capacity at run time", "[memory][lru]") {
@@ -184,7 +184,7 @@ TEST_CASE("set_lru changes the capacity at run time", "[memory][lru]") {
   fx.unrelated_edit();
   CHECK(log.of_kind(relish::EventKind::did_evict).size() == 6);
   CHECK(relish::memory_report(fx.db).ingredients.size() > 0);
-  CHECK(report_of(relish::memory_report(fx.db), "plain_fn").values == 4);
+  CHECK(report_of(relish::memory_report(fx.db), "plain").values == 4);
 
   // Every value back, then unbounded again: nothing goes.
   for (auto n : fx.nums) CHECK(plain(fx.db, n) == n.get(fx.db, &NumData::value) * 3);
@@ -192,7 +192,7 @@ TEST_CASE("set_lru changes the capacity at run time", "[memory][lru]") {
   log.clear();
   fx.unrelated_edit();
   CHECK(log.of_kind(relish::EventKind::did_evict).empty());
-  CHECK(report_of(relish::memory_report(fx.db), "plain_fn").values == 10);
+  CHECK(report_of(relish::memory_report(fx.db), "plain").values == 10);
 
   // A declared capacity can be raised too.
   lru.set_lru(fx.db, 8);
@@ -211,7 +211,7 @@ TEST_CASE("trigger_lru_eviction applies the capacity without a new revision",
   fx.db.trigger_lru_eviction();
   CHECK(fx.db.current_revision() == before);
   CHECK(log.of_kind(relish::EventKind::did_evict).size() == 3);
-  CHECK(report_of(relish::memory_report(fx.db), "lru_fn").values == 3);
+  CHECK(report_of(relish::memory_report(fx.db), "lru").values == 3);
 
   // In the same revision an evicted value is simply recomputed when asked for; its
   // dependent is still verified in this revision and does not re-run.
@@ -219,7 +219,7 @@ TEST_CASE("trigger_lru_eviction applies the capacity without a new revision",
   CHECK(dep(fx.db, fx.nums[0]) == 1);
   CHECK(log.take().empty());
   CHECK(lru(fx.db, fx.nums[0]) == 0);
-  CHECK(log.executed() == Log{key("lru_fn", 0)});
+  CHECK(log.executed() == Log{key("lru", 0)});
 
   // Not allowed inside a query.
   const std::string message =
@@ -232,24 +232,24 @@ TEST_CASE("trigger_lru_eviction applies the capacity without a new revision",
 TEST_CASE("a byte budget keeps the values' bytes under the budget", "[memory][lru]") {
   Fixture fx(10);
   for (auto n : fx.nums) CHECK(big(fx.db, n).size() == 1000);
-  auto before = report_of(relish::memory_report(fx.db), "big_fn");
+  auto before = report_of(relish::memory_report(fx.db), "big");
   CHECK(before.values == 10);
   CHECK(before.value_bytes() > 10 * 1000);
 
   EventLog log(fx.db);
   fx.unrelated_edit();
-  const auto after = report_of(relish::memory_report(fx.db), "big_fn");
+  const auto after = report_of(relish::memory_report(fx.db), "big");
   CHECK(after.value_bytes() <= 5000);
   CHECK(after.values == 4);  // 4 * (32 + 1001) <= 5000 < 5 * 1033
   CHECK(log.of_kind(relish::EventKind::did_evict) ==
-        Log{key("big_fn", 0), key("big_fn", 1), key("big_fn", 2), key("big_fn", 3),
-            key("big_fn", 4), key("big_fn", 5)});
+        Log{key("big", 0), key("big", 1), key("big", 2), key("big", 3),
+            key("big", 4), key("big", 5)});
 
   // Budget raised at run time: everything recomputed fits.
   big.set_byte_budget(fx.db, 20000);
   for (auto n : fx.nums) big(fx.db, n);
   fx.unrelated_edit();
-  CHECK(report_of(relish::memory_report(fx.db), "big_fn").values == 10);
+  CHECK(report_of(relish::memory_report(fx.db), "big").values == 10);
 }
 
 // Guarded: fails today. A byte budget set at run time on a query declared without one does not
@@ -261,6 +261,6 @@ TEST_CASE("a byte budget set at run time counts values computed before it",
   for (auto n : fx.nums) big_unbounded(fx.db, n);
   big_unbounded.set_byte_budget(fx.db, 5000);
   fx.unrelated_edit();
-  const auto after = report_of(relish::memory_report(fx.db), "big_fn");
+  const auto after = report_of(relish::memory_report(fx.db), "big");
   CHECK(after.value_bytes() <= 5000);
 }

@@ -156,8 +156,8 @@ relish::MemoryReport report_with(bool share) {
 TEST_CASE("memory report: two memos sharing one shared_ptr count it once", "[memory][report]") {
   const relish::MemoryReport shared = report_with(true);
   const relish::MemoryReport separate = report_with(false);
-  const auto* s = find(shared, "payload_fn");
-  const auto* p = find(separate, "payload_fn");
+  const auto* s = find(shared, "payload");
+  const auto* p = find(separate, "payload");
   REQUIRE(s);
   REQUIRE(p);
   CHECK(s->kind == "query");
@@ -185,9 +185,9 @@ TEST_CASE("memory report counts inputs, queries, interned keys; sums into the to
     length(db, it);
   }
   const relish::MemoryReport r = relish::memory_report(db);
-  const auto* in = find(r, "ItemData");
-  const auto* pay = find(r, "payload_fn");
-  const auto* len = find(r, "length_fn");
+  const auto* in = find(r, "Item");
+  const auto* pay = find(r, "payload");
+  const auto* len = find(r, "length");
   REQUIRE(in);
   REQUIRE(pay);
   REQUIRE(len);

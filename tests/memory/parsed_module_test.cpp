@@ -57,7 +57,7 @@ std::string synthetic(std::uint32_t seed, std::uint32_t functions = 4) {
 }
 
 std::string key(const char* fn, File f) {
-  return std::string(fn) + "(pymod::FileData#" + std::to_string(f.index()) + ")";
+  return std::string(fn) + "(File#" + std::to_string(f.index()) + ")";
 }
 
 std::int64_t live_asts() { return pymod::LiveAst::count().load(); }
@@ -113,8 +113,8 @@ TEST_CASE("pymod: semantic index, extraction queries and the memory report",
   for (const auto& t : index.place_tables) tables_alone += relish::heap_size(t);
   std::size_t index_heap = 0, place_heap = 0;
   for (const auto& m : r.ingredients) {
-    if (m.name == "semantic_index_fn") index_heap = m.value_heap_bytes;
-    if (m.name == "place_table_fn") place_heap = m.value_heap_bytes;
+    if (m.name == "semantic_index") index_heap = m.value_heap_bytes;
+    if (m.name == "place_table") place_heap = m.value_heap_bytes;
   }
   // semantic_index registered first, so the report walks it first and charges it for the
   // tables; the place_table memos hold the same allocations and add nothing.
@@ -159,9 +159,9 @@ TEST_CASE("pymod: clearing the AST mid-revision re-parses on load with an equal 
   CHECK(db.reparses == 2);
   CHECK(pymod::place_table(db, f, 3).symbols == std::vector<std::string>{"message"});
   // No query ran twice: the re-parse happened inside ParsedModule::load, not the engine.
-  CHECK(log.executed() == Log{"scope_count_fn(pymod::FileData#0)",
-                              "semantic_index_fn(pymod::FileData#0)",
-                              "place_table_fn(pymod::FileData#0, 3)"});
+  CHECK(log.executed() == Log{"scope_count(File#0)",
+                              "semantic_index(File#0)",
+                              "place_table(File#0, 3)"});
 
   // The same memo (the parsed_module query was not re-run) after a revision boundary.
   f.set(db, &FileData::permissions, 0644u);
@@ -187,8 +187,8 @@ TEST_CASE("pymod: per-field, equality and pointer backdating", "[memory][parsed_
   f.set(db, &FileData::text, std::string(kSource));
   log.clear();
   for (std::uint32_t s = 0; s < 4; ++s) pymod::symbol_count(db, f, s);
-  CHECK(log.executed() == Log{key("source_text_fn", f)});
-  CHECK(log.backdated() == Log{key("source_text_fn", f)});
+  CHECK(log.executed() == Log{key("source_text", f)});
+  CHECK(log.backdated() == Log{key("source_text", f)});
 
   // An expression inside greet changes: the AST and the index are rebuilt (no_eq), but every
   // scope's symbols are the same, the builder reuses the tables, the extractions backdate by
@@ -199,12 +199,12 @@ TEST_CASE("pymod: per-field, equality and pointer backdating", "[memory][parsed_
   f.set(db, &FileData::text, edited);
   log.clear();
   for (std::uint32_t s = 0; s < 4; ++s) pymod::symbol_count(db, f, s);
-  CHECK(log.executed() == Log{key("source_text_fn", f), key("parsed_module_fn", f),
-                              key("semantic_index_fn", f),
-                              "place_table_fn(pymod::FileData#0, 0)",
-                              "place_table_fn(pymod::FileData#0, 1)",
-                              "place_table_fn(pymod::FileData#0, 2)",
-                              "place_table_fn(pymod::FileData#0, 3)"});
+  CHECK(log.executed() == Log{key("source_text", f), key("parsed_module", f),
+                              key("semantic_index", f),
+                              "place_table(File#0, 0)",
+                              "place_table(File#0, 1)",
+                              "place_table(File#0, 2)",
+                              "place_table(File#0, 3)"});
   CHECK(log.backdated().size() == 4);  // the four place tables
   CHECK(&pymod::place_table(db, f, 3) == greet_table);
 
@@ -215,9 +215,9 @@ TEST_CASE("pymod: per-field, equality and pointer backdating", "[memory][parsed_
   for (std::uint32_t s = 0; s < 4; ++s) pymod::symbol_count(db, f, s);
   CHECK(pymod::symbol_count(db, f, 3) == 2);
   const Log ran = log.executed();
-  CHECK(std::count(ran.begin(), ran.end(), "symbol_count_fn(pymod::FileData#0, 3)") == 1);
+  CHECK(std::count(ran.begin(), ran.end(), "symbol_count(File#0, 3)") == 1);
   CHECK(std::count_if(ran.begin(), ran.end(), [](const std::string& s) {
-          return s.starts_with("symbol_count_fn");
+          return s.starts_with("symbol_count");
         }) == 1);
 }
 
@@ -240,7 +240,7 @@ TEST_CASE("pymod: LRU 200 over 300 files bounds the live ASTs after a revision b
     CHECK(live_asts() == base + 200);
     const relish::MemoryReport r = relish::memory_report(db);
     for (const auto& m : r.ingredients) {
-      if (m.name == "parsed_module_fn") {
+      if (m.name == "parsed_module") {
         CHECK(m.entries == 300);
         CHECK(m.values == 200);
       }
@@ -258,9 +258,9 @@ TEST_CASE("pymod: LRU 200 over 300 files bounds the live ASTs after a revision b
     log.clear();
     for (File f : files) pymod::scope_count(db, f);
     CHECK(pymod::scope_count(db, files[5]) == 6);
-    CHECK(log.executed() == Log{key("source_text_fn", files[5]), key("parsed_module_fn", files[5]),
-                                key("semantic_index_fn", files[5]),
-                                key("scope_count_fn", files[5])});
+    CHECK(log.executed() == Log{key("source_text", files[5]), key("parsed_module", files[5]),
+                                key("semantic_index", files[5]),
+                                key("scope_count", files[5])});
     CHECK(db.parses == 301);
     CHECK(live_asts() <= base + 201);
 

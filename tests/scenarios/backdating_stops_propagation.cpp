@@ -37,32 +37,32 @@ TEST_CASE("an equal re-computed value is backdated and its readers are not re-ru
   EventLog log(db);
 
   CHECK(label_length(db, n) == 3);
-  CHECK(log.take() == Log{"will_execute label_length_fn(NumData#0)",
-                          "will_execute label_fn(NumData#0)",
-                          "will_execute parity_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute label_length(Num#0)",
+                          "will_execute label(Num#0)",
+                          "will_execute parity(Num#0)"});
 
   n.set(db, &NumData::value, 3);  // parity unchanged
   log.clear();
   CHECK(label_length(db, n) == 3);
-  CHECK(log.take() == Log{"will_execute parity_fn(NumData#0)",
-                          "did_backdate parity_fn(NumData#0)",
-                          "did_validate_memoized_value label_fn(NumData#0)",
-                          "did_validate_memoized_value label_length_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute parity(Num#0)",
+                          "did_backdate parity(Num#0)",
+                          "did_validate_memoized_value label(Num#0)",
+                          "did_validate_memoized_value label_length(Num#0)"});
 
   n.set(db, &NumData::value, 4);  // parity changes, and so does the label; its length too
   log.clear();
   CHECK(label_length(db, n) == 4);
-  CHECK(log.take() == Log{"will_execute parity_fn(NumData#0)",
-                          "will_execute label_fn(NumData#0)",
-                          "will_execute label_length_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute parity(Num#0)",
+                          "will_execute label(Num#0)",
+                          "will_execute label_length(Num#0)"});
 
   n.set(db, &NumData::value, 3);  // back to "odd": each reader re-runs when it is read
   log.clear();
   CHECK(label(db, n) == "odd");
-  CHECK(log.take() == Log{"will_execute parity_fn(NumData#0)",
-                          "will_execute label_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute parity(Num#0)",
+                          "will_execute label(Num#0)"});
   CHECK(label_length(db, n) == 3);
-  CHECK(log.take() == Log{"will_execute label_length_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute label_length(Num#0)"});
 }
 
 TEST_CASE("backdating happens in the middle of a chain too", "[scenario]") {
@@ -75,13 +75,13 @@ TEST_CASE("backdating happens in the middle of a chain too", "[scenario]") {
   n.set(db, &NumData::value, 5);  // two writes between reads: still one re-run each
   log.clear();
   CHECK(label_length(db, n) == 3);
-  CHECK(log.take() == Log{"will_execute parity_fn(NumData#0)",
-                          "will_execute label_fn(NumData#0)",
-                          "will_execute label_length_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute parity(Num#0)",
+                          "will_execute label(Num#0)",
+                          "will_execute label_length(Num#0)"});
 
   n.set(db, &NumData::value, 7);
   log.clear();
   CHECK(label_length(db, n) == 3);
-  CHECK(log.backdated() == Log{"parity_fn(NumData#0)"});
-  CHECK(log.executed() == Log{"parity_fn(NumData#0)"});
+  CHECK(log.backdated() == Log{"parity(Num#0)"});
+  CHECK(log.executed() == Log{"parity(Num#0)"});
 }

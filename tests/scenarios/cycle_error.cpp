@@ -50,10 +50,10 @@ TEST_CASE("a cycle is an error naming its queries and keys", "[scenario]") {
       even(db, n);
       FAIL("no CycleError");
     } catch (const relish::CycleError& e) {
-      CHECK(cycle_of(e) == Log{"even_fn(NumData#0)", "odd_fn(NumData#0)", "even_fn(NumData#0)"});
+      CHECK(cycle_of(e) == Log{"even(Num#0)", "odd(Num#0)", "even(Num#0)"});
       CHECK(strip_anonymous(e.what()) ==
-            "relish: cycle detected: even_fn(NumData#0) -> odd_fn(NumData#0) -> "
-            "even_fn(NumData#0)");
+            "relish: cycle detected: even(Num#0) -> odd(Num#0) -> "
+            "even(Num#0)");
     }
   }
 
@@ -62,7 +62,7 @@ TEST_CASE("a cycle is an error naming its queries and keys", "[scenario]") {
     odd(db, n);
     FAIL("no CycleError");
   } catch (const relish::CycleError& e) {
-    CHECK(cycle_of(e) == Log{"odd_fn(NumData#0)", "even_fn(NumData#0)", "odd_fn(NumData#0)"});
+    CHECK(cycle_of(e) == Log{"odd(Num#0)", "even(Num#0)", "odd(Num#0)"});
   }
 
   // Break the cycle: both queries work, and ran afresh (the failed runs left no memo).
@@ -71,7 +71,7 @@ TEST_CASE("a cycle is an error naming its queries and keys", "[scenario]") {
   log.clear();
   CHECK(odd(db, n) == 1);
   CHECK(even(db, n) == 0);
-  CHECK(log.take() == Log{"will_execute odd_fn(NumData#0)", "will_execute even_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute odd(Num#0)", "will_execute even(Num#0)"});
 }
 
 TEST_CASE("a cycle closed while verifying old memos is an error too", "[scenario]") {
@@ -84,7 +84,7 @@ TEST_CASE("a cycle closed while verifying old memos is an error too", "[scenario
     odd(db, n);
     FAIL("no CycleError");
   } catch (const relish::CycleError& e) {
-    CHECK(cycle_of(e) == Log{"odd_fn(NumData#0)", "even_fn(NumData#0)", "odd_fn(NumData#0)"});
+    CHECK(cycle_of(e) == Log{"odd(Num#0)", "even(Num#0)", "odd(Num#0)"});
   }
   CHECK_THROWS_AS(even(db, n), relish::CycleError);
 

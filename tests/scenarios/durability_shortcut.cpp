@@ -41,27 +41,27 @@ TEST_CASE("after a low write, a high-durability memo validates without walking i
 
   CHECK(stdlib_root(db, lib) == 21);
   CHECK(user(db, file) == 1);
-  CHECK(log.take() == Log{"will_execute stdlib_root_fn(NumData#0)",
-                          "will_execute stdlib_size_fn(NumData#0)",
-                          "will_execute user_fn(NumData#1)"});
+  CHECK(log.take() == Log{"will_execute stdlib_root(Num#0)",
+                          "will_execute stdlib_size(Num#0)",
+                          "will_execute user(Num#1)"});
 
   file.set(db, &NumData::value, 2);
   log.clear();
   CHECK(stdlib_root(db, lib) == 21);
-  CHECK(log.take() == Log{"did_accept_clean stdlib_root_fn(NumData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean stdlib_root(Num#0)"});
   CHECK(user(db, file) == 2);
-  CHECK(log.take() == Log{"will_execute user_fn(NumData#1)"});
+  CHECK(log.take() == Log{"will_execute user(Num#1)"});
 
   // The intermediate query, read on its own later, takes the shortcut as well.
   CHECK(stdlib_size(db, lib) == 20);
-  CHECK(log.take() == Log{"did_accept_clean stdlib_size_fn(NumData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean stdlib_size(Num#0)"});
 
   // A high write walks the dependencies as usual.
   lib.set(db, &NumData::value, 11);
   log.clear();
   CHECK(stdlib_root(db, lib) == 23);
-  CHECK(log.take() == Log{"will_execute stdlib_size_fn(NumData#0)",
-                          "will_execute stdlib_root_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute stdlib_size(Num#0)",
+                          "will_execute stdlib_root(Num#0)"});
 }
 
 TEST_CASE("lowering an input's durability turns the shortcut off for its readers",
@@ -77,37 +77,37 @@ TEST_CASE("lowering an input's durability turns the shortcut off for its readers
   lib.set(db, &NumData::value, 10, relish::Durability::low);
   log.clear();
   CHECK(stdlib_root(db, lib) == 21);
-  CHECK(log.take() == Log{"will_execute stdlib_size_fn(NumData#0)",
-                          "will_execute stdlib_root_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute stdlib_size(Num#0)",
+                          "will_execute stdlib_root(Num#0)"});
 
   // Now a low write elsewhere would mean a full walk of the dependencies for the durability
   // shortcut; with push-pull, `file` has no reader here, so nothing is marked.
   file.set(db, &NumData::value, 2);
   log.clear();
   CHECK(stdlib_root(db, lib) == 21);
-  CHECK(log.take() == Log{"did_accept_clean stdlib_root_fn(NumData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean stdlib_root(Num#0)"});
   db.runtime().set_pull_only_for_testing(true);
   file.set(db, &NumData::value, 5);
   log.clear();
   CHECK(stdlib_root(db, lib) == 21);
-  CHECK(log.take() == Log{"did_validate_memoized_value stdlib_size_fn(NumData#0)",
-                          "did_validate_memoized_value stdlib_root_fn(NumData#0)"});
+  CHECK(log.take() == Log{"did_validate_memoized_value stdlib_size(Num#0)",
+                          "did_validate_memoized_value stdlib_root(Num#0)"});
   db.runtime().set_pull_only_for_testing(false);
 
   // Raising it again: one re-run (an equal value with a higher durability backdates).
   lib.set(db, &NumData::value, 10, relish::Durability::high);
   log.clear();
   CHECK(stdlib_root(db, lib) == 21);
-  CHECK(log.take() == Log{"will_execute stdlib_size_fn(NumData#0)",
-                          "did_backdate stdlib_size_fn(NumData#0)",
-                          "did_validate_memoized_value stdlib_root_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute stdlib_size(Num#0)",
+                          "did_backdate stdlib_size(Num#0)",
+                          "did_validate_memoized_value stdlib_root(Num#0)"});
   // stdlib_size is high again and takes the shortcut. (The root, only validated, may still
   // remember the low durability it had; either way nothing re-runs.)
   file.set(db, &NumData::value, 3);
   log.clear();
   CHECK(stdlib_root(db, lib) == 21);
   CHECK(log.executed().empty());
-  CHECK(log.take() == Log{"did_accept_clean stdlib_root_fn(NumData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean stdlib_root(Num#0)"});
   CHECK(stdlib_size(db, lib) == 20);
   CHECK(log.executed().empty());
 }

@@ -40,25 +40,25 @@ TEST_CASE("a query that throws re-runs on the next call", "[scenario]") {
   for (int attempt = 0; attempt < 2; ++attempt) {  // same revision: no memo, so it re-runs
     INFO("attempt " << attempt);
     CHECK_THROWS_AS(rounded_up(db, f), std::domain_error);
-    CHECK(log.take() == Log{"will_execute rounded_up_fn(FractionData#0)",
-                            "will_execute quotient_fn(FractionData#0)"});
+    CHECK(log.take() == Log{"will_execute rounded_up(Fraction#0)",
+                            "will_execute quotient(Fraction#0)"});
   }
   CHECK_THROWS_WITH(quotient(db, f), "division by zero");
-  CHECK(log.take() == Log{"will_execute quotient_fn(FractionData#0)"});
+  CHECK(log.take() == Log{"will_execute quotient(Fraction#0)"});
 
   f.set(db, &FractionData::denominator, 2);
   log.clear();
   CHECK(rounded_up(db, f) == 6);
-  CHECK(log.take() == Log{"will_execute rounded_up_fn(FractionData#0)",
-                          "will_execute quotient_fn(FractionData#0)"});
+  CHECK(log.take() == Log{"will_execute rounded_up(Fraction#0)",
+                          "will_execute quotient(Fraction#0)"});
 
   // From now on it is an ordinary memo.
   f.set(db, &FractionData::numerator, 11);
   log.clear();
   CHECK(rounded_up(db, f) == 6);
-  CHECK(log.take() == Log{"will_execute quotient_fn(FractionData#0)",
-                          "did_backdate quotient_fn(FractionData#0)",
-                          "did_validate_memoized_value rounded_up_fn(FractionData#0)"});
+  CHECK(log.take() == Log{"will_execute quotient(Fraction#0)",
+                          "did_backdate quotient(Fraction#0)",
+                          "did_validate_memoized_value rounded_up(Fraction#0)"});
 }
 
 TEST_CASE("a memo that starts throwing is dropped, then rebuilt", "[scenario]") {
@@ -72,17 +72,17 @@ TEST_CASE("a memo that starts throwing is dropped, then rebuilt", "[scenario]") 
   // Verifying rounded_up re-runs quotient, which throws: that is a change, so rounded_up
   // re-runs (its own code could catch the error) and meets the error there.
   CHECK_THROWS_AS(rounded_up(db, f), std::domain_error);
-  CHECK(log.take() == Log{"will_execute quotient_fn(FractionData#0)",
-                          "will_execute rounded_up_fn(FractionData#0)",
-                          "will_execute quotient_fn(FractionData#0)"});
+  CHECK(log.take() == Log{"will_execute quotient(Fraction#0)",
+                          "will_execute rounded_up(Fraction#0)",
+                          "will_execute quotient(Fraction#0)"});
   CHECK_THROWS_AS(rounded_up(db, f), std::domain_error);  // the old value is not served
-  CHECK(log.take() == Log{"will_execute rounded_up_fn(FractionData#0)",
-                          "will_execute quotient_fn(FractionData#0)"});
+  CHECK(log.take() == Log{"will_execute rounded_up(Fraction#0)",
+                          "will_execute quotient(Fraction#0)"});
 
   // Back to the old denominator: nothing can be reused (the memos are gone), both re-run.
   f.set(db, &FractionData::denominator, 5);
   log.clear();
   CHECK(rounded_up(db, f) == 3);
-  CHECK(log.take() == Log{"will_execute rounded_up_fn(FractionData#0)",
-                          "will_execute quotient_fn(FractionData#0)"});
+  CHECK(log.take() == Log{"will_execute rounded_up(Fraction#0)",
+                          "will_execute quotient(Fraction#0)"});
 }

@@ -82,11 +82,11 @@ TEST_CASE(
     if (!reclaimed.empty()) CHECK(db.current_revision() >= beta_rev - 1 + kAfter);
     log.clear();
   }
-  CHECK(reclaimed == Log{"NameData#0"});
+  CHECK(reclaimed == Log{"Name#0"});
 
   CHECK(relish_test::message_of<relish::StaleHandleError>([&] {
           (void)alpha.get(db, &NameData::text);
-        }) == "relish: handle NameData#0 names an interned value that was reclaimed");
+        }) == "relish: handle Name#0 names an interned value that was reclaimed");
   CHECK(beta.get(db, &NameData::text) == "beta");
   // A memo keyed on the reclaimed handle cannot hand out its old value.
   CHECK_THROWS_AS(shout(db, alpha), relish::StaleHandleError);
@@ -121,7 +121,7 @@ TEST_CASE("interned: high-durability and outside-query values are never reclaime
   for (std::uint32_t i = 0; i < 5 * kAfter; ++i) db.unrelated_edit();
   // Only the low-durability value went.
   CHECK(main_name.index() == 2);
-  CHECK(log.of_kind(relish::EventKind::did_reclaim) == Log{"NameData#2"});
+  CHECK(log.of_kind(relish::EventKind::did_reclaim) == Log{"Name#2"});
   CHECK(outside.get(db, &NameData::text) == "outside");
   CHECK(builtins.get(db, &NameData::text) == "builtins");
   CHECK(Name::intern(db, {"outside"}) == outside);
@@ -129,7 +129,7 @@ TEST_CASE("interned: high-durability and outside-query values are never reclaime
   CHECK_THROWS_AS(main_name.get(db), relish::StaleHandleError);
   log.clear();
   CHECK(make_name(db, stdlib) == builtins);  // outside every edit's cone: nothing to redo
-  CHECK(log.take() == Log{"did_accept_clean make_name_fn(SrcData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean make_name(Src#0)"});
 
   // A value first interned outside a query and later by a low query stays high.
   Src other_file = Src::create(db, {.text = "outside"});
@@ -148,19 +148,19 @@ TEST_CASE("interned: a memo that read a reclaimed value re-executes", "[scenario
   CHECK(name_len(db, s) == 5);
   const Name old = make_name(db, s);
   CHECK(log.take() ==
-        Log{"will_execute name_len_fn(SrcData#0)", "will_execute make_name_fn(SrcData#0)"});
+        Log{"will_execute name_len(Src#0)", "will_execute make_name(Src#0)"});
 
   // Nobody asks for anything for a while: "alpha" is reclaimed under make_name's memo.
   for (std::uint32_t i = 0; i < 2 * kAfter; ++i) db.unrelated_edit();
-  CHECK(log.of_kind(relish::EventKind::did_reclaim) == Log{"NameData#0"});
+  CHECK(log.of_kind(relish::EventKind::did_reclaim) == Log{"Name#0"});
   log.clear();
 
   // make_name read the reclaimed value, so it re-executes (its input did not change) and
   // interns "alpha" anew; name_len sees a new handle, re-runs, and backdates its length.
   CHECK(name_len(db, s) == 5);
-  CHECK(log.take() == Log{"will_execute make_name_fn(SrcData#0)",
-                          "will_execute name_len_fn(SrcData#0)",
-                          "did_backdate name_len_fn(SrcData#0)"});
+  CHECK(log.take() == Log{"will_execute make_name(Src#0)",
+                          "will_execute name_len(Src#0)",
+                          "did_backdate name_len(Src#0)"});
   const Name fresh = make_name(db, s);
   CHECK(fresh != old);
   CHECK(fresh.get(db, &NameData::text) == "alpha");

@@ -44,7 +44,7 @@ struct Type {
   friend bool operator==(const Type&, const Type&) = default;
 
   bool is_never() const { return std::holds_alternative<Never>(v); }
-  // Key rendering in events: "Literal[1]", "ClassData#0", "UnionData#2"...
+  // Key rendering in events: "Literal[1]", "Class#0", "Union#2"...
   std::string debug_name() const {
     return std::visit(
         [](const auto& x) -> std::string {
@@ -215,7 +215,7 @@ TEST_CASE("interned: union_of flattens and deduplicates into one interned handle
   REQUIRE(std::holds_alternative<UnionType>(is.v));
   const UnionType is_u = std::get<UnionType>(is.v);
   CHECK(is_u.get(db, &UnionData::elements) == std::vector<Type>{int_t, str_t});
-  CHECK(log.take() == Log{"will_execute union_of_fn(ClassData#0, ClassData#1)"});
+  CHECK(log.take() == Log{"will_execute union_of(Class#0, Class#1)"});
 
   // Same arguments: the memo (its key interned automatically); same data: the same handle.
   CHECK(union_of(db, int_t, str_t) == is);
@@ -228,9 +228,9 @@ TEST_CASE("interned: union_of flattens and deduplicates into one interned handle
   CHECK(left == right);
   CHECK(std::get<UnionType>(left.v).get(db, &UnionData::elements) ==
         std::vector<Type>{int_t, str_t, bytes_t});
-  CHECK(log.take() == Log{"will_execute union_of_fn(UnionData#0, ClassData#2)",
-                          "will_execute union_of_fn(ClassData#1, ClassData#2)",
-                          "will_execute union_of_fn(ClassData#0, UnionData#2)"});
+  CHECK(log.take() == Log{"will_execute union_of(Union#0, Class#2)",
+                          "will_execute union_of(Class#1, Class#2)",
+                          "will_execute union_of(Class#0, Union#2)"});
 
   // Simplifications: no one-element unions, Never is the identity, duplicates collapse.
   CHECK(union_of(db, int_t, int_t) == int_t);
@@ -280,12 +280,12 @@ TEST_CASE("interned: queries keyed on interned handles memoize", "[scenario]") {
   CHECK(union_size(db, u) == 2);
   CHECK(union_size(db, u) == 2);
   CHECK(log.take() ==
-        Log{"will_execute display_declared_fn(DeclData#0)",
-            "will_execute declared_type_fn(DeclData#0)",
-            "will_execute union_of_fn(Never, ClassData#0)",
-            "will_execute union_of_fn(ClassData#0, ClassData#1)",
-            "will_execute display_fn(UnionData#0)", "will_execute display_fn(ClassData#0)",
-            "will_execute display_fn(ClassData#1)", "will_execute union_size_fn(UnionData#0)"});
+        Log{"will_execute display_declared(Decl#0)",
+            "will_execute declared_type(Decl#0)",
+            "will_execute union_of(Never, Class#0)",
+            "will_execute union_of(Class#0, Class#1)",
+            "will_execute display(Union#0)", "will_execute display(Class#0)",
+            "will_execute display(Class#1)", "will_execute union_size(Union#0)"});
 
   // An unrelated edit: nothing re-runs, and nothing is even verified: the edit's cone is empty,
   // so what is read is accepted in O(1).
@@ -293,29 +293,29 @@ TEST_CASE("interned: queries keyed on interned handles memoize", "[scenario]") {
   log.clear();
   CHECK(display_declared(db, d) == "int | str");
   CHECK(union_size(db, u) == 2);
-  CHECK(log.take() == Log{"did_accept_clean display_declared_fn(DeclData#0)",
-                          "did_accept_clean union_size_fn(UnionData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean display_declared(Decl#0)",
+                          "did_accept_clean union_size(Union#0)"});
 
   // The annotation is rewritten with the same classes: the re-computed type is the same
   // handle, so declared_type backdates and the display is not recomputed.
   d.set(db, &DeclData::annotation, std::vector<std::string>{"int", "str", "int"});
   log.clear();
   CHECK(display_declared(db, d) == "int | str");
-  CHECK(log.take() == Log{"will_execute declared_type_fn(DeclData#0)",
-                          "did_accept_clean union_of_fn(Never, ClassData#0)",
-                          "did_accept_clean union_of_fn(ClassData#0, ClassData#1)",
-                          "will_execute union_of_fn(UnionData#0, ClassData#0)",
-                          "did_backdate declared_type_fn(DeclData#0)",
-                          "did_accept_clean display_fn(UnionData#0)",
-                          "did_validate_memoized_value display_declared_fn(DeclData#0)"});
+  CHECK(log.take() == Log{"will_execute declared_type(Decl#0)",
+                          "did_accept_clean union_of(Never, Class#0)",
+                          "did_accept_clean union_of(Class#0, Class#1)",
+                          "will_execute union_of(Union#0, Class#0)",
+                          "did_backdate declared_type(Decl#0)",
+                          "did_accept_clean display(Union#0)",
+                          "did_validate_memoized_value display_declared(Decl#0)"});
 
   // A genuinely new type: new union, new display; the old union's memos stay.
   d.set(db, &DeclData::annotation, std::vector<std::string>{"int", "bytes"});
   log.clear();
   CHECK(display_declared(db, d) == "int | bytes");
   CHECK(union_size(db, u) == 2);
-  CHECK(log.executed() == Log{"declared_type_fn(DeclData#0)",
-                              "union_of_fn(ClassData#0, ClassData#2)",
-                              "display_declared_fn(DeclData#0)", "display_fn(UnionData#1)",
-                              "display_fn(ClassData#2)"});
+  CHECK(log.executed() == Log{"declared_type(Decl#0)",
+                              "union_of(Class#0, Class#2)",
+                              "display_declared(Decl#0)", "display(Union#1)",
+                              "display(Class#2)"});
 }

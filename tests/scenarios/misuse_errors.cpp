@@ -44,19 +44,19 @@ TEST_CASE("setting an input inside a query is a MisuseError naming the query", "
   const relish::Revision before = db.current_revision();
 
   const std::string msg = message_of<relish::MisuseError>([&] { setter(db, n); });
-  CHECK_THAT(msg, Contains("setter_fn(NumData#0)") && Contains("NumData#0.field0"));
+  CHECK_THAT(msg, Contains("setter(Num#0)") && Contains("Num#0.value"));
   CHECK(db.current_revision() == before);  // no revision was started
   CHECK(n.get(db, &NumData::value) == 1);
 
   CHECK_THAT(message_of<relish::MisuseError>([&] { creator(db, n); }),
-             Contains("creator_fn(NumData#0)"));
+             Contains("creator(Num#0)"));
 
   // The database is still usable, and the failed queries left no memo.
   EventLog log(db);
   n.set(db, &NumData::value, 2);
   CHECK(leaf(db, n) == 3);
   CHECK_THROWS_AS(setter(db, n), relish::MisuseError);
-  CHECK(log.executed() == Log{"leaf_fn(NumData#0)", "setter_fn(NumData#0)"});
+  CHECK(log.executed() == Log{"leaf(Num#0)", "setter(Num#0)"});
 }
 
 TEST_CASE("a handle used with another database is a MisuseError", "[scenario]") {

@@ -93,7 +93,7 @@ TEST_CASE("resolve_module is keyed on a plain ModuleName, interned automatically
   EventLog log(db);
 
   CHECK(resolve_module(db, main, ModuleName{"os"}) == Module{"os.pyi"});
-  CHECK(log.take() == Log{"will_execute resolve_module_query_fn(ModuleName{\"os\", 0})"});
+  CHECK(log.take() == Log{"will_execute resolve_module_query(ModuleName{\"os\", 0})"});
 
   // The same name, built afresh: the same interned key, the same memo.
   ModuleName os{"o"};
@@ -106,17 +106,17 @@ TEST_CASE("resolve_module is keyed on a plain ModuleName, interned automatically
   // The mode is part of the key.
   CHECK(resolve_module(db, main, ModuleName{"os", ModuleResolveMode::stubs_not_allowed}) ==
         Module{"os.py"});
-  CHECK(log.take() == Log{"will_execute resolve_module_query_fn(ModuleName{\"os\", 1})"});
+  CHECK(log.take() == Log{"will_execute resolve_module_query(ModuleName{\"os\", 1})"});
 
   // Not found on the search path: the fallback, keyed on (File, ModuleName).
   CHECK(resolve_module(db, main, ModuleName{"helper"}) == Module{"pkg/helper.py"});
   CHECK(resolve_module(db, main, ModuleName{"helper"}) == Module{"pkg/helper.py"});
   CHECK(resolve_module(db, main, ModuleName{"missing"}) == std::nullopt);
   CHECK(log.take() ==
-        Log{"will_execute resolve_module_query_fn(ModuleName{\"helper\", 0})",
-            "will_execute desperately_resolve_module_fn(FileData#0, ModuleName{\"helper\", 0})",
-            "will_execute resolve_module_query_fn(ModuleName{\"missing\", 0})",
-            "will_execute desperately_resolve_module_fn(FileData#0, ModuleName{\"missing\", "
+        Log{"will_execute resolve_module_query(ModuleName{\"helper\", 0})",
+            "will_execute desperately_resolve_module(File#0, ModuleName{\"helper\", 0})",
+            "will_execute resolve_module_query(ModuleName{\"missing\", 0})",
+            "will_execute desperately_resolve_module(File#0, ModuleName{\"missing\", "
             "0})"});
 }
 
@@ -129,9 +129,9 @@ TEST_CASE("re-running an importer with the same module names hits the resolve me
 
   CHECK(imports_of(db, main) ==
         std::vector<std::optional<Module>>{Module{"os.py"}, Module{"json.py"}});
-  CHECK(log.take() == Log{"will_execute imports_of_fn(FileData#0)",
-                          "will_execute resolve_module_query_fn(ModuleName{\"os\", 0})",
-                          "will_execute resolve_module_query_fn(ModuleName{\"json\", 0})"});
+  CHECK(log.take() == Log{"will_execute imports_of(File#0)",
+                          "will_execute resolve_module_query(ModuleName{\"os\", 0})",
+                          "will_execute resolve_module_query(ModuleName{\"json\", 0})"});
 
   // The file is edited; the names it imports are the same: the importer re-runs, resolution
   // does not (each memo is accepted, once, under the same interned key: outside the cone).
@@ -140,9 +140,9 @@ TEST_CASE("re-running an importer with the same module names hits the resolve me
   CHECK(imports_of(db, main) ==
         std::vector<std::optional<Module>>{Module{"json.py"}, Module{"os.py"}, Module{"os.py"}});
   CHECK(log.take() ==
-        Log{"will_execute imports_of_fn(FileData#0)",
-            "did_accept_clean resolve_module_query_fn(ModuleName{\"json\", 0})",
-            "did_accept_clean resolve_module_query_fn(ModuleName{\"os\", 0})"});
+        Log{"will_execute imports_of(File#0)",
+            "did_accept_clean resolve_module_query(ModuleName{\"json\", 0})",
+            "did_accept_clean resolve_module_query(ModuleName{\"os\", 0})"});
 
   // The search path changes without changing the result: resolution re-runs and backdates,
   // so the importer is not re-run.
@@ -150,9 +150,9 @@ TEST_CASE("re-running an importer with the same module names hits the resolve me
                      std::vector<std::string>{"os.py", "json.py", "sys.py"});
   log.clear();
   CHECK(imports_of(db, main).size() == 3);
-  CHECK(log.take() == Log{"will_execute resolve_module_query_fn(ModuleName{\"json\", 0})",
-                          "did_backdate resolve_module_query_fn(ModuleName{\"json\", 0})",
-                          "will_execute resolve_module_query_fn(ModuleName{\"os\", 0})",
-                          "did_backdate resolve_module_query_fn(ModuleName{\"os\", 0})",
-                          "did_validate_memoized_value imports_of_fn(FileData#0)"});
+  CHECK(log.take() == Log{"will_execute resolve_module_query(ModuleName{\"json\", 0})",
+                          "did_backdate resolve_module_query(ModuleName{\"json\", 0})",
+                          "will_execute resolve_module_query(ModuleName{\"os\", 0})",
+                          "did_backdate resolve_module_query(ModuleName{\"os\", 0})",
+                          "did_validate_memoized_value imports_of(File#0)"});
 }

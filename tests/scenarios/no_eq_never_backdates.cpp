@@ -52,10 +52,10 @@ TEST_CASE("a no_eq query always counts as changed when it re-runs", "[scenario]"
   n.set(db, &NumData::value, 3);  // parity's value is the same, but it is not compared
   log.clear();
   CHECK(label_length(db, n) == 3);
-  CHECK(log.take() == Log{"will_execute parity_fn(NumData#0)",
-                          "will_execute label_fn(NumData#0)",
-                          "did_backdate label_fn(NumData#0)",
-                          "did_validate_memoized_value label_length_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute parity(Num#0)",
+                          "will_execute label(Num#0)",
+                          "did_backdate label(Num#0)",
+                          "did_validate_memoized_value label_length(Num#0)"});
 }
 
 TEST_CASE("a no_eq query may return a type without operator==", "[scenario]") {
@@ -67,7 +67,7 @@ TEST_CASE("a no_eq query may return a type without operator==", "[scenario]") {
   n.set(db, &NumData::value, 42);  // same payload
   log.clear();
   CHECK(opaque_reader(db, n) == 4);
-  CHECK(log.take() == Log{"will_execute opaque_fn(NumData#0)",
-                          "will_execute opaque_reader_fn(NumData#0)",
-                          "did_backdate opaque_reader_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute opaque(Num#0)",
+                          "will_execute opaque_reader(Num#0)",
+                          "did_backdate opaque_reader(Num#0)"});
 }

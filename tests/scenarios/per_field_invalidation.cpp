@@ -36,25 +36,25 @@ TEST_CASE("setting one field re-runs only the queries that read it", "[scenario]
   CHECK(length(db, f) == 5);
   CHECK_FALSE(executable(db, f));
   CHECK(length(db, g) == 6);
-  CHECK(log.take() == Log{"will_execute length_fn(FileData#0)",
-                          "will_execute executable_fn(FileData#0)",
-                          "will_execute length_fn(FileData#1)"});
+  CHECK(log.take() == Log{"will_execute length(File#0)",
+                          "will_execute executable(File#0)",
+                          "will_execute length(File#1)"});
 
   f.set(db, &FileData::permissions, 0755u);
-  CHECK(log.take() == Log{"did_set_input FileData#0.field1"});
+  CHECK(log.take() == Log{"did_set_input File#0.permissions"});
   CHECK(length(db, f) == 5);
   CHECK(executable(db, f));
   CHECK(length(db, g) == 6);
-  CHECK(log.take() == Log{"did_accept_clean length_fn(FileData#0)",
-                          "will_execute executable_fn(FileData#0)",
-                          "did_accept_clean length_fn(FileData#1)"});
+  CHECK(log.take() == Log{"did_accept_clean length(File#0)",
+                          "will_execute executable(File#0)",
+                          "did_accept_clean length(File#1)"});
 
   f.set(db, &FileData::text, "x = 100");
-  CHECK(log.take() == Log{"did_set_input FileData#0.field0"});
+  CHECK(log.take() == Log{"did_set_input File#0.text"});
   CHECK(executable(db, f));
   CHECK(length(db, f) == 7);
-  CHECK(log.take() == Log{"did_accept_clean executable_fn(FileData#0)",
-                          "will_execute length_fn(FileData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean executable(File#0)",
+                          "will_execute length(File#0)"});
 
   // Within a revision, a verified memo is a plain hit: no event at all.
   CHECK(length(db, f) == 7);

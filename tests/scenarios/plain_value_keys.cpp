@@ -49,7 +49,7 @@ TEST_CASE("equal plain-value keys share one memo", "[scenario]") {
   EventLog log(db);
 
   CHECK(resolve(db, "os", 3) == "/lib/os-3");
-  CHECK(log.take() == Log{"will_execute resolve_fn(\"os\", 3)"});
+  CHECK(log.take() == Log{"will_execute resolve(\"os\", 3)"});
 
   const std::string os = "os";
   CHECK(resolve(db, os, 3) == "/lib/os-3");
@@ -60,22 +60,22 @@ TEST_CASE("equal plain-value keys share one memo", "[scenario]") {
   CHECK(resolve(db, "sys", 3) == "/lib/sys-3");
   CHECK(default_module(db, 3) == "/lib/builtins-3");
   CHECK(resolve(db, "builtins", 3) == "/lib/builtins-3");
-  CHECK(log.take() == Log{"will_execute resolve_fn(\"os\", 4)",
-                          "will_execute resolve_fn(\"sys\", 3)",
-                          "will_execute default_module_fn(3)",
-                          "will_execute resolve_fn(\"builtins\", 3)"});
+  CHECK(log.take() == Log{"will_execute resolve(\"os\", 4)",
+                          "will_execute resolve(\"sys\", 3)",
+                          "will_execute default_module(3)",
+                          "will_execute resolve(\"builtins\", 3)"});
 
   db.settings.set(db, &SettingsData::unrelated, 1);
   log.clear();
   CHECK(resolve(db, "os", 3) == "/lib/os-3");
   CHECK(default_module(db, 3) == "/lib/builtins-3");
-  CHECK(log.take() == Log{"did_accept_clean resolve_fn(\"os\", 3)",
-                          "did_accept_clean default_module_fn(3)"});
+  CHECK(log.take() == Log{"did_accept_clean resolve(\"os\", 3)",
+                          "did_accept_clean default_module(3)"});
 
   db.settings.set(db, &SettingsData::search_path, "/usr/lib");
   log.clear();
   CHECK(resolve(db, "os", 4) == "/usr/lib/os-4");
-  CHECK(log.take() == Log{"will_execute resolve_fn(\"os\", 4)"});
+  CHECK(log.take() == Log{"will_execute resolve(\"os\", 4)"});
 }
 
 #if RELISH_TEST_NO_KEY_QUERY
@@ -85,10 +85,10 @@ TEST_CASE("a query may have no key at all", "[scenario]") {
   EventLog log(db);
   CHECK(search_path(db) == "/lib");
   CHECK(search_path(db) == "/lib");
-  CHECK(log.take() == Log{"will_execute search_path_fn()"});
+  CHECK(log.take() == Log{"will_execute search_path()"});
   db.settings.set(db, &SettingsData::unrelated, 1);
   log.clear();
   CHECK(search_path(db) == "/lib");
-  CHECK(log.take() == Log{"did_accept_clean search_path_fn()"});
+  CHECK(log.take() == Log{"did_accept_clean search_path()"});
 }
 #endif

@@ -62,7 +62,7 @@ TEST_CASE("returns(ref) gives the same object for the whole revision", "[scenari
   nums[0].set(db, &NumData::other, 1);
   log.clear();
   const std::string& after = text(db, nums[0]);
-  CHECK(log.take() == Log{"did_accept_clean text_fn(NumData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean text(Num#0)"});
   CHECK(&after == address);
   CHECK(after == "value 0 and a long enough tail");
 }

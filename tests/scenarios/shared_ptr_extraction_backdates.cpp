@@ -93,13 +93,13 @@ TEST_CASE("an extraction query backdates when the builder reused the allocation"
   f.set(db, &FileData::text, "ab;cd");  // scope 0 reuses its table, scope 1 gets a new one
   log.clear();
   CHECK(symbol_count(db, f, 0) == 2);
-  CHECK(log.take() == Log{"will_execute semantic_index_fn(FileData#0)",
-                          "will_execute place_table_fn(FileData#0, 0)",
-                          "did_backdate place_table_fn(FileData#0, 0)",
-                          "did_validate_memoized_value symbol_count_fn(FileData#0, 0)"});
+  CHECK(log.take() == Log{"will_execute semantic_index(File#0)",
+                          "will_execute place_table(File#0, 0)",
+                          "did_backdate place_table(File#0, 0)",
+                          "did_validate_memoized_value symbol_count(File#0, 0)"});
   CHECK(symbol_count(db, f, 1) == 2);
-  CHECK(log.take() == Log{"will_execute place_table_fn(FileData#0, 1)",
-                          "will_execute symbol_count_fn(FileData#0, 1)"});
+  CHECK(log.take() == Log{"will_execute place_table(File#0, 1)",
+                          "will_execute symbol_count(File#0, 1)"});
   CHECK(&place_table(db, f, 0) == scope0);
   CHECK(&place_table(db, f, 1) != scope1);
 
@@ -109,13 +109,13 @@ TEST_CASE("an extraction query backdates when the builder reused the allocation"
   log.clear();
   CHECK(symbol_count(db, f, 0) == 2);
   CHECK(symbol_count(db, f, 1) == 2);
-  CHECK(log.take() == Log{"will_execute semantic_index_fn(FileData#0)",
-                          "will_execute place_table_fn(FileData#0, 0)",
-                          "will_execute symbol_count_fn(FileData#0, 0)",
-                          "did_backdate symbol_count_fn(FileData#0, 0)",
-                          "will_execute place_table_fn(FileData#0, 1)",
-                          "will_execute symbol_count_fn(FileData#0, 1)",
-                          "did_backdate symbol_count_fn(FileData#0, 1)"});
+  CHECK(log.take() == Log{"will_execute semantic_index(File#0)",
+                          "will_execute place_table(File#0, 0)",
+                          "will_execute symbol_count(File#0, 0)",
+                          "did_backdate symbol_count(File#0, 0)",
+                          "will_execute place_table(File#0, 1)",
+                          "will_execute symbol_count(File#0, 1)",
+                          "did_backdate symbol_count(File#0, 1)"});
 
   // Back to an old scope text: the cache hands out the old allocation, which is a change
   // relative to the memo (a different pointer), so the reader re-runs.
@@ -123,7 +123,7 @@ TEST_CASE("an extraction query backdates when the builder reused the allocation"
   log.clear();
   CHECK(symbol_count(db, f, 0) == 2);
   CHECK(symbol_count(db, f, 1) == 2);
-  CHECK(log.executed() == Log{"semantic_index_fn(FileData#0)", "place_table_fn(FileData#0, 0)",
-                              "symbol_count_fn(FileData#0, 0)", "place_table_fn(FileData#0, 1)"});
+  CHECK(log.executed() == Log{"semantic_index(File#0)", "place_table(File#0, 0)",
+                              "symbol_count(File#0, 0)", "place_table(File#0, 1)"});
   CHECK(&place_table(db, f, 0) == scope0);
 }

@@ -102,13 +102,13 @@ TEST_CASE(
   CHECK(check_file(db, f) == "a@0=1 b@4=2 ");
   const std::vector<Definition> defs = definitions(db, f);
   REQUIRE(defs.size() == 2);
-  CHECK(log.take() == Log{"will_execute definitions_fn(FileData#0)",
-                          "will_execute def_name_fn(DefinitionData#0)",
-                          "will_execute def_offset_fn(DefinitionData#0)",
-                          "will_execute def_value_fn(DefinitionData#0)",
-                          "will_execute def_name_fn(DefinitionData#1)",
-                          "will_execute def_offset_fn(DefinitionData#1)",
-                          "will_execute def_value_fn(DefinitionData#1)"});
+  CHECK(log.take() == Log{"will_execute definitions(File#0)",
+                          "will_execute def_name(Definition#0)",
+                          "will_execute def_offset(Definition#0)",
+                          "will_execute def_value(Definition#0)",
+                          "will_execute def_name(Definition#1)",
+                          "will_execute def_offset(Definition#1)",
+                          "will_execute def_value(Definition#1)"});
 
   // b's value changes. The parse re-runs and re-creates both definitions with the same
   // handles, so its result backdates. `kind` (NoEq) counts as changed for both: their offset
@@ -117,27 +117,27 @@ TEST_CASE(
   log.clear();
   CHECK(check_file(db, f) == "a@0=1 b@4=5 ");
   CHECK(definitions(db, f) == defs);
-  CHECK(log.take() == Log{"will_execute definitions_fn(FileData#0)",
-                          "did_backdate definitions_fn(FileData#0)",
-                          "did_validate_memoized_value def_name_fn(DefinitionData#0)",
-                          "will_execute def_offset_fn(DefinitionData#0)",
-                          "did_backdate def_offset_fn(DefinitionData#0)",
-                          "did_validate_memoized_value def_value_fn(DefinitionData#0)",
-                          "did_validate_memoized_value def_name_fn(DefinitionData#1)",
-                          "will_execute def_offset_fn(DefinitionData#1)",
-                          "did_backdate def_offset_fn(DefinitionData#1)",
-                          "will_execute def_value_fn(DefinitionData#1)"});
+  CHECK(log.take() == Log{"will_execute definitions(File#0)",
+                          "did_backdate definitions(File#0)",
+                          "did_validate_memoized_value def_name(Definition#0)",
+                          "will_execute def_offset(Definition#0)",
+                          "did_backdate def_offset(Definition#0)",
+                          "did_validate_memoized_value def_value(Definition#0)",
+                          "did_validate_memoized_value def_name(Definition#1)",
+                          "will_execute def_offset(Definition#1)",
+                          "did_backdate def_offset(Definition#1)",
+                          "will_execute def_value(Definition#1)"});
 
   // Only whitespace moves: same identities, same values, new offsets. Only the offset readers
   // re-run; every identity and value reader is verified.
   f.set(db, &FileData::text, "a=1  b=5");
   log.clear();
   CHECK(check_file(db, f) == "a@0=1 b@5=5 ");
-  CHECK(log.executed() == Log{"definitions_fn(FileData#0)", "def_offset_fn(DefinitionData#0)",
-                              "def_offset_fn(DefinitionData#1)"});
-  CHECK(log.backdated() == Log{"definitions_fn(FileData#0)", "def_offset_fn(DefinitionData#0)"});
-  CHECK(log.validated() == Log{"def_name_fn(DefinitionData#0)", "def_value_fn(DefinitionData#0)",
-                               "def_name_fn(DefinitionData#1)", "def_value_fn(DefinitionData#1)"});
+  CHECK(log.executed() == Log{"definitions(File#0)", "def_offset(Definition#0)",
+                              "def_offset(Definition#1)"});
+  CHECK(log.backdated() == Log{"definitions(File#0)", "def_offset(Definition#0)"});
+  CHECK(log.validated() == Log{"def_name(Definition#0)", "def_value(Definition#0)",
+                               "def_name(Definition#1)", "def_value(Definition#1)"});
 
   // Field reads outside queries see the new values through the same handles.
   CHECK(defs[1].get(db, &DefinitionData::kind) == DefinitionKind{5});

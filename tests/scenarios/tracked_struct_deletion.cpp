@@ -81,11 +81,11 @@ TEST_CASE("tracked: entities not re-created are deleted, and so are memos keyed 
   log.clear();
   CHECK(definitions(db, f) == std::vector<Definition>{a, b});
   CHECK(log.take() ==
-        Log{"will_execute definitions_fn(FileData#0)", "did_discard DefinitionData#2"});
+        Log{"will_execute definitions(File#0)", "did_discard Definition#2"});
 
   CHECK(relish_test::message_of<relish::StaleHandleError>(
             [&] { (void)c.get(db, &DefinitionData::name); }) ==
-        "relish: tracked struct DefinitionData#2 was deleted: its creating query ran "
+        "relish: tracked struct Definition#2 was deleted: its creating query ran "
         "again without creating it");
   CHECK_THROWS_AS(c.get(db, &DefinitionData::value), relish::StaleHandleError);
   // Its memos cannot be reused: a query keyed on a dead handle is an error before anything
@@ -96,8 +96,8 @@ TEST_CASE("tracked: entities not re-created are deleted, and so are memos keyed 
   // The survivors are untouched.
   CHECK(def_name(db, a) == "a");
   CHECK(def_value(db, b) == 2);
-  CHECK(log.take() == Log{"did_validate_memoized_value def_name_fn(DefinitionData#0)",
-                          "did_validate_memoized_value def_value_fn(DefinitionData#1)"});
+  CHECK(log.take() == Log{"did_validate_memoized_value def_name(Definition#0)",
+                          "did_validate_memoized_value def_value(Definition#1)"});
 
   // The memos keyed on c that nobody asked for are dropped by the next revision.
   f.set(db, &FileData::unrelated, 1u);
@@ -135,10 +135,10 @@ TEST_CASE("tracked: a deleted entity's slot is reused with a new generation", "[
   CHECK(def_value(db, d) == 9);
   CHECK(def_name(db, d) == "d");
   CHECK(def_slot(db, d) == 2);
-  CHECK(log.take() == Log{"will_execute definitions_fn(FileData#0)",
-                          "will_execute def_value_fn(DefinitionData#2)",
-                          "will_execute def_name_fn(DefinitionData#2)",
-                          "will_execute def_slot_fn(DefinitionData#2)"});
+  CHECK(log.take() == Log{"will_execute definitions(File#0)",
+                          "will_execute def_value(Definition#2)",
+                          "will_execute def_name(Definition#2)",
+                          "will_execute def_slot(Definition#2)"});
   // Re-creating "c" now gives yet another entity: c's handle stays dead.
   f.set(db, &FileData::text, "a=1 b=2 d=9 c=3");
   const std::vector<Definition> later = definitions(db, f);
@@ -181,6 +181,6 @@ TEST_CASE("tracked: a new entity reusing a deleted entity's slot keeps its memos
   log.clear();
   CHECK(definitions(db, g)[2] == z);
   CHECK(def_value(db, z) == 7);
-  CHECK(log.take() == Log{"did_accept_clean definitions_fn(FileData#1)",
-                          "did_accept_clean def_value_fn(DefinitionData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean definitions(File#1)",
+                          "did_accept_clean def_value(Definition#0)"});
 }

@@ -86,10 +86,10 @@ TEST_CASE("tracked: re-running the creator re-creates entities with the same han
   CHECK(value_of(db, first[0]) == 1);
   CHECK(value_of(db, first[1]) == 20);
   CHECK(value_of(db, first[2]) == 3);
-  CHECK(log.take() == Log{"will_execute symbols_fn(FileData#0)",
-                          "did_validate_memoized_value value_fn(SymbolData#0)",
-                          "will_execute value_fn(SymbolData#1)",
-                          "did_validate_memoized_value value_fn(SymbolData#2)"});
+  CHECK(log.take() == Log{"will_execute symbols(File#0)",
+                          "did_validate_memoized_value value(Symbol#0)",
+                          "will_execute value(Symbol#1)",
+                          "did_validate_memoized_value value(Symbol#2)"});
   CHECK(first[0].get(db, &SymbolData::name) == "x");
 }
 
@@ -116,15 +116,15 @@ TEST_CASE("tracked: equal identity fields in one execution get distinct, stable 
   CHECK(second == std::vector<Symbol>{first[2], first[0], first[1], first[3]});
   CHECK(value_of(db, second[2]) == 7);
   CHECK(value_of(db, second[3]) == 4);
-  CHECK(log.take() == Log{"will_execute symbols_fn(FileData#0)",
-                          "will_execute value_fn(SymbolData#1)",
-                          "did_validate_memoized_value value_fn(SymbolData#3)"});
+  CHECK(log.take() == Log{"will_execute symbols(File#0)",
+                          "will_execute value(Symbol#1)",
+                          "did_validate_memoized_value value(Symbol#3)"});
 
   // One "x" fewer: the last occurrence is the one that goes.
   f.set(db, &FileData::text, "x=1 x=7 y=3");
   log.clear();
   CHECK(symbols(db, f) == std::vector<Symbol>{first[0], first[1], first[2]});
-  CHECK(log.take() == Log{"will_execute symbols_fn(FileData#0)", "did_discard SymbolData#3"});
+  CHECK(log.take() == Log{"will_execute symbols(File#0)", "did_discard Symbol#3"});
 }
 
 TEST_CASE("tracked: the creating query and its key are part of the identity", "[scenario]") {
@@ -150,7 +150,7 @@ TEST_CASE("tracked: the creating query and its key are part of the identity", "[
   log.clear();
   const std::vector<Symbol> in_g2 = symbols(db, g);
   CHECK(in_g2[0] != in_g[0]);
-  CHECK(log.take() == Log{"will_execute symbols_fn(FileData#1)", "did_discard SymbolData#2"});
+  CHECK(log.take() == Log{"will_execute symbols(File#1)", "did_discard Symbol#2"});
   CHECK(in_f[0].get(db, &SymbolData::name) == "a");
   CHECK(exported_f[0].get(db, &SymbolData::name) == "a");
   CHECK_THROWS_AS(in_g[0].get(db, &SymbolData::name), relish::StaleHandleError);
@@ -160,7 +160,7 @@ TEST_CASE("tracked: creating one outside a query is a MisuseError", "[scenario]"
   Db db;
   CHECK(relish_test::message_of<relish::MisuseError>(
             [&] { (void)Symbol::create(db, {.name = "x", .value = 1}); }) ==
-        "relish: cannot create tracked struct SymbolData outside a query: tracked structs "
+        "relish: cannot create tracked struct Symbol outside a query: tracked structs "
         "are created by queries");
   // Nothing was created; the database is still usable.
   File f = File::create(db, {.text = "x=1"});

@@ -48,7 +48,7 @@ TEST_CASE("verification stops at the first changed dependency", "[scenario]") {
   db.b.set(db, &NumData::value, 6);
   log.clear();
   CHECK(root(db, a) == 0);
-  CHECK(log.take() == Log{"will_execute read_a_fn(NumData#0)", "will_execute root_fn(NumData#0)"});
+  CHECK(log.take() == Log{"will_execute read_a(Num#0)", "will_execute root(Num#0)"});
 
   // Only A unchanged and B changed: A is validated first, then B re-runs.
   a.set(db, &NumData::value, 2);
@@ -56,6 +56,6 @@ TEST_CASE("verification stops at the first changed dependency", "[scenario]") {
   db.b.set(db, &NumData::value, 7);
   log.clear();
   CHECK(root(db, a) == 72);
-  CHECK(log.take() == Log{"did_accept_clean read_a_fn(NumData#0)",
-                          "will_execute read_b_fn(NumData#1)", "will_execute root_fn(NumData#0)"});
+  CHECK(log.take() == Log{"did_accept_clean read_a(Num#0)",
+                          "will_execute read_b(Num#1)", "will_execute root(Num#0)"});
 }

@@ -46,15 +46,15 @@ TEST_CASE("trust: a tracked field read before its creator re-ran sees this revis
   f.set(db, &FileData::text, std::string("hello"));
   log.clear();
   CHECK(it.get(db, &ItemData::text) == "hello");  // at top level, through the old handle
-  CHECK(log.executed() == Log{"items_fn(FileData#0)"});
+  CHECK(log.executed() == Log{"items(File#0)"});
   log.clear();
   CHECK(text_len(db, it) == 5);
-  CHECK(log.executed() == Log{"text_len_fn(ItemData#0)"});
+  CHECK(log.executed() == Log{"text_len(Item#0)"});
 
   f.set(db, &FileData::text, std::string("hello world"));
   log.clear();
   CHECK(text_len(db, it) == 11);  // a memo verified first: its creator re-runs, then it
-  CHECK(log.executed() == Log{"items_fn(FileData#0)", "text_len_fn(ItemData#0)"});
+  CHECK(log.executed() == Log{"items(File#0)", "text_len(Item#0)"});
   f.set(db, &FileData::unrelated, 1);
   CHECK(text_len(db, it) == 11);  // and nothing stale was memoized on the way
 

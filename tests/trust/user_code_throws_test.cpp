@@ -66,7 +66,7 @@ TEST_CASE("trust: an operator== that throws while backdating leaves no frame and
   EventLog log(db);
   i.set(db, &D::v, 2);
   CHECK(picky(db, i).v == 14);
-  CHECK(log.executed() == Log{"picky_fn(D#0)"});
+  CHECK(log.executed() == Log{"picky(D#0)"});
 }
 
 // A value whose heap_size throws for 13.

@@ -87,7 +87,8 @@ class FunctionIngredient final : public IngredientBase {
                 "relish::Query: a no_eq query cannot take part in fixpoint iteration (its "
                 "values are never compared, so the iteration could not tell it converged)");
 
-  FunctionIngredient() : IngredientBase(std::string(function_name<F>())) {
+  FunctionIngredient()
+      : IngredientBase(std::string(O.name.empty() ? query_name<F>() : O.name.view())) {
     want_revision_hook(O.lru != 0 || O.byte_budget != 0);  // else only after a deferred drop
   }
 
@@ -100,7 +101,7 @@ class FunctionIngredient final : public IngredientBase {
                            Revision after) override;
 
   std::string describe(std::uint32_t, std::uint32_t id) const override {
-    return name() + "(" + keys_.describe(id) + ")";
+    return name() + "(" + keys_.describe(runtime(), id) + ")";
   }
 
 

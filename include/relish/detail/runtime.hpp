@@ -169,6 +169,8 @@ class IngredientBase {
 
   const std::string& name() const noexcept { return name_; }
   std::uint32_t first_index() const noexcept { return first_index_; }
+  // The runtime it is registered with (to describe the entities its keys name).
+  const Runtime* runtime() const noexcept { return runtime_; }
 
   // Does on_new_revision have work? A write skips the call otherwise (most ingredients, most
   // writes). Set by readers too (a deferred drop), before they leave: the writer sees it.
@@ -184,6 +186,7 @@ class IngredientBase {
   std::string name_;
   std::uint32_t first_index_ = 0;
   std::atomic<bool> revision_hook_{true};  // ingredients without work turn it off
+  const Runtime* runtime_ = nullptr;
 };
 
 // A value pushed to an accumulator: which accumulator, how many dependencies the query had
@@ -436,6 +439,7 @@ class Runtime {
     auto [owned, subs] = make();
     IngredientBase* ing = owned.get();
     ing->first_index_ = by_index_.size();
+    ing->runtime_ = this;
     for (std::uint32_t s = 0; s < subs; ++s) by_index_.emplace_back(ing, s);
     owned_.emplace_back(std::move(owned));
     slot.store(ing, std::memory_order_release);
@@ -487,6 +491,16 @@ class Runtime {
     const auto* entry = by_index_.get(k.ingredient);
     if (!entry) return "<unknown>";
     return entry->first->describe(entry->second, k.key);
+  }
+
+  // "File#3", or the user's relish_debug of its data, for a handle used as a query key.
+  template <class H>
+  std::string describe_handle(const H& h) const {
+    using I = typename H::Ingredient;
+    if constexpr (requires(const I& i) { i.describe_entity(h.index()); }) {
+      if (const I* ing = find_ingredient<I, I>()) return ing->describe_entity(h.index());
+    }
+    return h.debug_name();
   }
 
   // ---- readers ------------------------------------------------------------------------

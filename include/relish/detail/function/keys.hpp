@@ -35,7 +35,7 @@ struct KeyStore<std::tuple<>> {  // no arguments: one memo, id 0
   decltype(auto) invoke(Db& db, std::uint32_t, std::uint32_t, F&& f) const {
     return f(db);
   }
-  std::string describe(std::uint32_t) const { return ""; }
+  std::string describe(const Runtime*, std::uint32_t) const { return ""; }
   void memory(IngredientMemory&) const {}
 };
 
@@ -47,8 +47,8 @@ struct KeyStore<std::tuple<H>> {  // one entity handle: its index is the memo id
   decltype(auto) invoke(Db& db, std::uint32_t id, std::uint32_t stamp, F&& f) const {
     return f(db, H::from_raw(id, stamp));
   }
-  std::string describe(std::uint32_t id) const {
-    return debug_string(H::from_raw(id, 0));
+  std::string describe(const Runtime* rt, std::uint32_t id) const {
+    return debug_string(H::from_raw(id, 0), rt);
   }
   void memory(IngredientMemory&) const {}
 };
@@ -65,9 +65,9 @@ struct KeyStore<std::tuple<A...>> {  // plain values: interned automatically
   decltype(auto) invoke(Db& db, std::uint32_t id, std::uint32_t, F&& f) const {
     return std::apply([&](const A&... a) -> decltype(auto) { return f(db, a...); }, table[id]);
   }
-  std::string describe(std::uint32_t id) const {
+  std::string describe(const Runtime* rt, std::uint32_t id) const {
     const auto* k = table.get(id);
-    return k ? debug_string(*k) : "?";
+    return k ? debug_string(*k, rt) : "?";
   }
   void memory(IngredientMemory& out) const { table.memory(out); }
 };
