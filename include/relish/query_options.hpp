@@ -63,6 +63,24 @@ struct Options {
 //   Type infer_initial(Db&, Def) { return Type::never(); }
 //   inline constexpr relish::Query<infer_fn, relish::Options{}, relish::Fixpoint<infer_initial>>
 //       infer;
+//
+// The signatures, for a query `V f(Db&, Keys...)`; each is a function or a captureless lambda,
+// and is checked exactly when the query is declared (a Recover with the value and the
+// iteration swapped is an error, not a silent conversion):
+//
+//   V initial(Db& db, Keys... keys);
+//   V recover(Db& db, const V& value, std::uint32_t iteration, Keys... keys);
+//   V fallback(Db& db, Keys... keys);  // CycleFallback
+//
+// - Db& is the query's database class (or a base of it), non-const; each key is taken by value
+//   or by const reference, in the query's order; the result is exactly V (no conversion).
+// - recover's value is the one the round just computed (`V value` by value also works);
+//   iteration counts the rounds computed so far: 1 on the first call (after the round that
+//   started from initial), 2 on the next, up to MaxIterations. What recover returns is what the
+//   next round starts from; the iteration has converged when that, or the round's own value,
+//   equals the value the round started from. Recover runs in the round's frame: what it reads
+//   is a dependency of the result.
+// - After MaxIterations rounds without converging, the query throws relish::CycleError.
 struct NoCycleRecovery {};
 
 template <auto Initial, auto Recover = nullptr, std::uint32_t MaxIterations = 200>

@@ -76,19 +76,10 @@ class FunctionIngredient final : public IngredientBase {
   using Value = typename Traits::Value;
   using Args = typename Traits::Args;
 
-  static_assert(std::is_base_of_v<Database, Db>,
-                "relish::Query: the function's first parameter must be a reference to "
-                "relish::Database or a class derived from it");
-  static_assert(O.no_eq || EqualityComparable<Value> || Reflectable<Value> ||
-                    is_shared_ptr<Value>::value,
-                "relish::Query: the value type needs operator== for backdating; "
-                "or declare the query no_eq");
-  static_assert(kCycle == 0 || !O.no_eq,
-                "relish::Query: a no_eq query cannot take part in fixpoint iteration (its "
-                "values are never compared, so the iteration could not tell it converged)");
+  // The declaration was checked before this is instantiated: checks.hpp.
 
   FunctionIngredient()
-      : IngredientBase(std::string(O.name.empty() ? query_name<F>() : O.name.view())) {
+      : IngredientBase(std::string(O.name.empty() ? query_function_name<F>() : O.name.view())) {
     want_revision_hook(O.lru != 0 || O.byte_budget != 0);  // else only after a deferred drop
   }
 

@@ -136,6 +136,96 @@ bool values_equal(const T& a, const T& b) {
   }
 }
 
+// Whether hash_append / values_equal accept T, decided without instantiating them, so that a
+// query declaration can reject a key or value type with one message (checks.hpp) instead of
+// an error deep inside std::tuple's operator==. Each mirrors its function branch by branch;
+// past a few levels of nesting (recursive types) the type is assumed fine and the functions
+// themselves have the last word.
+template <class T, int Depth = 0>
+constexpr bool can_hash();
+template <class T, int Depth = 0>
+constexpr bool can_compare();
+template <class T, int Depth = 0>
+constexpr bool equality_works();
+
+template <class Tuple, int Depth, class Each>
+constexpr bool all_elements(Each each) {
+  return []<std::size_t... I>(std::index_sequence<I...>, Each e) {
+    return (e.template operator()<std::remove_cvref_t<std::tuple_element_t<I, Tuple>>>() && ...);
+  }(std::make_index_sequence<std::tuple_size_v<Tuple>>{}, each);
+}
+template <class T>
+using fields_tuple = decltype(fields_of(std::declval<const T&>()));
+
+template <class T, int Depth>
+constexpr bool can_hash() {
+  if constexpr (Depth > 8) {
+    return true;
+  } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T> ||
+                       std::is_convertible_v<const T&, std::string_view>) {
+    return true;
+  } else if constexpr (UserAbslHashable<T>) {
+    return true;
+  } else if constexpr (is_tuple_like<T>::value) {
+    return all_elements<T, Depth>([]<class E>() { return can_hash<E, Depth + 1>(); });
+  } else if constexpr (is_optional<T>::value) {
+    return can_hash<typename T::value_type, Depth + 1>();
+  } else if constexpr (is_variant<T>::value) {
+    return []<class... A>(std::variant<A...>*) {
+      return (can_hash<A, Depth + 1>() && ...);
+    }(static_cast<T*>(nullptr));
+  } else if constexpr (std::ranges::input_range<T>) {
+    return can_hash<std::remove_cvref_t<std::ranges::range_reference_t<const T&>>, Depth + 1>();
+  } else if constexpr (Reflectable<T>) {
+    return all_elements<fields_tuple<T>, Depth>([]<class E>() { return can_hash<E, Depth + 1>(); });
+  } else {
+    return StdHashable<T>;
+  }
+}
+
+// a == b compiles all the way down: the standard containers' operator== is not constrained
+// on their elements', so `EqualityComparable<std::vector<X>>` holds for any X.
+template <class T, int Depth>
+constexpr bool equality_works() {
+  if constexpr (Depth > 8) {
+    return true;
+  } else if constexpr (!EqualityComparable<T>) {
+    return false;
+  } else if constexpr (is_tuple_like<T>::value) {
+    return all_elements<T, Depth>([]<class E>() { return equality_works<E, Depth + 1>(); });
+  } else if constexpr (is_optional<T>::value) {
+    return equality_works<typename T::value_type, Depth + 1>();
+  } else if constexpr (is_variant<T>::value) {
+    return []<class... A>(std::variant<A...>*) {
+      return (equality_works<A, Depth + 1>() && ...);
+    }(static_cast<T*>(nullptr));
+  } else if constexpr (std::ranges::input_range<T> && requires { typename T::value_type; }) {
+    return equality_works<std::remove_cvref_t<std::ranges::range_reference_t<const T&>>,
+                          Depth + 1>();
+  } else {
+    return true;
+  }
+}
+
+template <class T, int Depth>
+constexpr bool can_compare() {
+  if constexpr (Depth > 8) {
+    return true;
+  } else if constexpr (EqualityComparable<T>) {
+    return equality_works<T, Depth>();
+  } else if constexpr (is_tuple_like<T>::value) {
+    return all_elements<T, Depth>([]<class E>() { return can_compare<E, Depth + 1>(); });
+  } else if constexpr (std::ranges::input_range<T>) {
+    return can_compare<std::remove_cvref_t<std::ranges::range_reference_t<const T&>>,
+                       Depth + 1>();
+  } else if constexpr (Reflectable<T>) {
+    // values_equal compares the tuple of field references with ==.
+    return equality_works<fields_tuple<T>, Depth>();
+  } else {
+    return false;
+  }
+}
+
 template <class T>
 struct is_shared_ptr : std::false_type {};
 template <class T>
