@@ -15,6 +15,7 @@
 // keeps contributing the values its last execution pushed.
 #pragma once
 
+#include <concepts>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -28,6 +29,14 @@ namespace relish {
 
 template <class T>
 class Accumulator {
+  static bool equal(const void* a, const void* b) {
+    if constexpr (std::equality_comparable<T>) {
+      return *static_cast<const T*>(a) == *static_cast<const T*>(b);
+    } else {
+      return false;
+    }
+  }
+
  public:
   using value_type = T;
 
@@ -41,7 +50,8 @@ class Accumulator {
     detail::Frame& f = l.frames[l.depth - 1];
     f.accumulated.push_back(detail::Accumulated{detail::type_id<Accumulator>(),
                                                 static_cast<std::uint32_t>(f.deps.size()),
-                                                std::make_shared<const T>(std::move(value))});
+                                                std::make_shared<const T>(std::move(value)),
+                                                &equal});
   }
 };
 

@@ -161,4 +161,54 @@ TEST_CASE("a re-run that starts pushing values is seen by accumulated() of its r
   CHECK(relish::accumulated<Diagnostics>(db, pushing_top, in) == std::vector<Diagnostic>{{"leaf"}});
 }
 
+// accumulated() inside a query (issue 12, point 6; ../shared/repro/fixpoint/
+// accumulated_in_query_stale.cpp). The query depends on what the walk collects: every memo
+// the walk looks at is a dependency through its accumulated values (a node of its own,
+// changed when the memo's pushes or reads change), so a memo below that re-runs, pushes
+// other values and backdates its value still re-runs the caller.
+struct SrcData {
+  std::string text;
+};
+using Src = relish::Input<SrcData>;
+int lint_leaf_fn(Db& db, Src s) {
+  if (s.get(db, &SrcData::text) != "0") Diagnostics::push(db, {"bad " + s.get(db, &SrcData::text)});
+  return 0;
+}
+inline constexpr relish::Query<lint_leaf_fn> lint_leaf;
+int lint_fn(Db& db, Src s) { return lint_leaf(db, s); }  // pushes nothing itself
+inline constexpr relish::Query<lint_fn> lint;
+std::size_t direct_count_fn(Db& db, Src s) {
+  return relish::accumulated<Diagnostics>(db, lint_leaf, s).size();
+}
+inline constexpr relish::Query<direct_count_fn> direct_count;
+std::vector<Diagnostic> deep_fn(Db& db, Src s) { return relish::accumulated<Diagnostics>(db, lint, s); }
+inline constexpr relish::Query<deep_fn> deep;
+
+// Regression (failed at 9481c03: count stayed 0, the memo of the query calling accumulated()
+// depended only on the callee's unchanged value).
+TEST_CASE("accumulated() inside a query sees the values of a callee that backdated",
+          "[accumulator][incremental]") {
+  Db db;
+  Src s = Src::create(db, {"0"});
+  CHECK(direct_count(db, s) == 0);
+  CHECK(deep(db, s).empty());
+  s.set(db, &SrcData::text, std::string("a"));
+  CHECK(relish::accumulated<Diagnostics>(db, lint_leaf, s).size() == 1);
+  CHECK(direct_count(db, s) == 1);
+  CHECK(deep(db, s) == std::vector<Diagnostic>{{"bad a"}});
+  EventLog log(db);
+  s.set(db, &SrcData::text, std::string("b"));  // other values, both queries still return 0
+  CHECK(deep(db, s) == std::vector<Diagnostic>{{"bad b"}});
+  CHECK(direct_count(db, s) == 1);
+  // lint_leaf backdates (its value is 0), so lint is reused; the two queries calling
+  // accumulated() re-run, through the accumulated values of the memos their walk looked at.
+  CHECK(log.executed() == Log{"lint_leaf(Src#0)", "deep(Src#0)", "direct_count(Src#0)"});
+  log.clear();
+  s.set(db, &SrcData::text, std::string("b"));  // the same values: backdated, nothing else runs
+  CHECK(deep(db, s) == std::vector<Diagnostic>{{"bad b"}});
+  CHECK(direct_count(db, s) == 1);
+  CHECK(log.executed() == Log{"lint_leaf(Src#0)"});
+  CHECK(log.backdated() == Log{"lint_leaf(Src#0)"});
+}
+
 }  // namespace

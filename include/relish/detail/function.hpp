@@ -91,8 +91,8 @@ class FunctionIngredient final : public IngredientBase {
   bool maybe_changed_after(Database& base, std::uint32_t, std::uint32_t id,
                            Revision after) override;
 
-  std::string describe(std::uint32_t, std::uint32_t id) const override {
-    return name() + "(" + keys_.describe(runtime(), id) + ")";
+  std::string describe(std::uint32_t sub, std::uint32_t id) const override {
+    return (sub == 0 ? "" : "accumulated ") + name() + "(" + keys_.describe(runtime(), id) + ")";
   }
 
 
@@ -165,7 +165,7 @@ class FunctionIngredient final : public IngredientBase {
   DatabaseKey invalidation_source(std::uint32_t, std::uint32_t id,
                                   SourceInfo& info) const override;
   void set_notes_use(std::uint32_t, std::uint32_t id) override;
-  bool changed_since(const Runtime& rt, std::uint32_t, std::uint32_t id, Revision after,
+  bool changed_since(const Runtime& rt, std::uint32_t sub, std::uint32_t id, Revision after,
                      absl::flat_hash_set<DatabaseKey>& seen) const override;
 
  private:
@@ -173,6 +173,8 @@ class FunctionIngredient final : public IngredientBase {
   using MemoExtra = relish::detail::MemoExtra<Value>;
   using Memo = relish::detail::Memo<Value>;
   using OwnerGuard = relish::detail::OwnerGuard<Value>;
+  // verify.hpp
+  static bool changed_after(const Memo& m, std::uint32_t sub, Revision after) noexcept;
 
   // A memo owned by another thread that this one must wait for before asking again.
   struct Wait {

@@ -195,6 +195,20 @@ struct Accumulated {
   std::uint32_t type;
   std::uint32_t position;
   std::shared_ptr<const void> value;
+  // Compares two values of this accumulator's type (false if it has no ==).
+  bool (*equal)(const void*, const void*);
+
+  // Did a re-run push the same values, at the same places? If not, it is not backdated:
+  // accumulated() called by a query depends on them.
+  static bool same(const std::vector<Accumulated>& a, const std::vector<Accumulated>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (a[i].type != b[i].type || a[i].position != b[i].position ||
+          !a[i].equal(a[i].value.get(), b[i].value.get()))
+        return false;
+    }
+    return true;
+  }
 };
 
 // Thrown inside relish when waiting would close a cycle of threads: this thread gives up the

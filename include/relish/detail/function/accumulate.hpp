@@ -13,8 +13,19 @@ inline void FunctionIngredient<F, O, Cycle>::collect_accumulated(
     absl::flat_hash_set<std::uint64_t>& visited) const {
   const Memo* m = memos_.get(id);
   if (!m || m->verified_at.load(std::memory_order_acquire) == 0) return;
-  if (!m->accumulates) return;  // nothing was pushed below it
-  if (!visited.insert((std::uint64_t{first_index()} << 32) | id).second) return;
+  const std::uint64_t seen = (std::uint64_t{first_index()} << 32) | id;
+  Runtime& rt = db.runtime();
+  if (Local& l = rt.local(); l.depth) {
+    // Called inside a query: what it collects depends on what every memo the walk looks at
+    // collects (sub-ingredient 1, see finish()), not only on the root's value: a memo below
+    // may re-run, push other values and backdate.
+    if (!visited.insert(seen).second) return;
+    rt.record_dep(l, DatabaseKey{first_index() + 1, id}, m->durability);
+    if (!m->accumulates) return;
+  } else {
+    if (!m->accumulates) return;  // nothing was pushed below it
+    if (!visited.insert(seen).second) return;
+  }
   static const std::vector<Accumulated> none;
   const std::vector<Accumulated>& acc = m->extra ? m->extra->accumulated : none;
   const DatabaseKey* deps = m->deps.data();

@@ -150,6 +150,15 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
     changed_at = m.changed_at;
     rt.emit(EventKind::did_backdate, key);
   }
+  // What accumulated() collects below it may differ: its own values, or what it reads (the
+  // walk's shape), changed. Only memos with values below them keep the revision.
+  if (accumulates || m.accumulates) {
+    static const std::vector<Accumulated> none;
+    const bool same = m.extra && Accumulated::same(m.extra->accumulated, f.accumulated) &&
+                      f.deps.size() == m.deps.size() &&
+                      std::equal(f.deps.begin(), f.deps.end(), m.deps.data());
+    if (!same) m.ensure_extra().accumulated_changed_at = now;
+  }
   if (changed_at == now || !m.value) store_value(m, std::move(result));
   take_carried(m, f);
   m.deps.assign(f.deps);

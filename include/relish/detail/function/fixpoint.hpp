@@ -264,6 +264,7 @@ inline bool FunctionIngredient<F, O, Cycle>::finalize_provisional(
   if (!x.heads.empty()) return true;
   m->provisional.store(false, std::memory_order_release);
   const Revision now = rt.revision();
+  if (x.provisional_accumulates || m->accumulates) x.accumulated_changed_at = now;  // may have
   if (backdates(*m, x.provisional_durability, x.provisional_accumulates, *x.provisional)) {
     rt.emit(EventKind::did_backdate, key);
   } else {

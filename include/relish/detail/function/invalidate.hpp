@@ -30,7 +30,7 @@ inline DatabaseKey FunctionIngredient<F, O, Cycle>::invalidation_source(std::uin
                                                                         SourceInfo& info) const {
   const Memo* m = memos_.get(id);
   info.absent = !m || m->verified_at.load(std::memory_order_relaxed) == 0;
-  return DatabaseKey{first_index(), id};
+  return DatabaseKey{first_index(), id};  // its accumulated values (sub 1) change with it
 }
 
 template <auto F, Options O, class Cycle>
@@ -40,11 +40,11 @@ inline void FunctionIngredient<F, O, Cycle>::set_notes_use(std::uint32_t, std::u
 
 template <auto F, Options O, class Cycle>
 inline bool FunctionIngredient<F, O, Cycle>::changed_since(
-    const Runtime& rt, std::uint32_t, std::uint32_t id, Revision after,
+    const Runtime& rt, std::uint32_t sub, std::uint32_t id, Revision after,
     absl::flat_hash_set<DatabaseKey>& seen) const {
   const Memo* m = memos_.get(id);
   if (!m || m->verified_at.load(std::memory_order_relaxed) == 0 || is_provisional(*m) ||
-      m->changed_at > after)
+      changed_after(*m, sub, after))
     return true;
   for (DatabaseKey d : dependency_span(0, id))
     if (rt.changed_since(d, after, seen)) return true;

@@ -60,6 +60,10 @@ struct MemoExtra {
   std::vector<DatabaseKey> created;  // tracked structs its last execution created
   std::size_t value_bytes = 0;       // estimated size, kept when a byte budget is set
   std::vector<Accumulated> accumulated;  // pushed by its last execution, in order
+  // The last revision in which what accumulated() collects below it may have changed (the
+  // node "accumulated values of this memo", sub-ingredient 1, that a query calling
+  // accumulated() depends on). 0 for memos that never had values below them.
+  Revision accumulated_changed_at = 0;
   // Fixpoint iteration, within one revision. A memo with `heads` is provisional: its value
   // is `provisional`, valid only in those rounds of those cycles; `value` keeps the last
   // final value (for backdating). A head being executed counts its rounds in `iteration`.

@@ -8,7 +8,7 @@
 namespace relish::detail {
 
 template <auto F, Options O, class Cycle>
-inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base, std::uint32_t,
+inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base, std::uint32_t sub,
                                                                  std::uint32_t id, Revision after) {
   Db& db = static_cast<Db&>(base);
   Runtime& rt = db.runtime();
@@ -18,7 +18,7 @@ inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base,
   Local* l = nullptr;
   for (;;) {
     const Revision verified = m->verified_at.load(std::memory_order_acquire);
-    if (verified == rt.revision()) return m->changed_at > after;
+    if (verified == rt.revision()) return changed_after(*m, sub, after);
     if (verified == 0 && !is_provisional(*m)) return true;  // no memo
     if (!l) l = &rt.local();
     if (m->owner.owner() == l->id) [[unlikely]]
@@ -29,21 +29,30 @@ inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base,
       OwnerGuard owner(*l, *m, key);
       if (is_provisional(*m)) return true;  // inside a cycle being iterated: assume changed
       if (m->verified_at.load(std::memory_order_relaxed) == rt.revision())
-        return m->changed_at > after;
+        return changed_after(*m, sub, after);
       if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
-      if (accept_clean(db, *m, key, true)) return m->changed_at > after;
+      if (accept_clean(db, *m, key, true)) return changed_after(*m, sub, after);
       Verdict v = verify_or_restart(db, *l, *m, key);
       if (v == Verdict::changed) {
         if (!execute_for_verification(db, *l, *m, key)) return true;
         if (is_provisional(*m)) return true;
       }
-      return m->changed_at > after;
+      return changed_after(*m, sub, after);
     } catch (const YieldToCycle& y) {
       if (!(y.release == key)) throw;
       wait = Wait{y.wait_word, y.wait_owner, y.wait_key};
     }
     rt.wait_released(*l, *wait.word, wait.owner, wait.key);
   }
+}
+
+// Sub-ingredient 0 is the memo's value; 1 is what accumulated() collects below it, which a
+// query calling accumulated() depends on (for every memo the walk looks at).
+template <auto F, Options O, class Cycle>
+inline bool FunctionIngredient<F, O, Cycle>::changed_after(const Memo& m, std::uint32_t sub,
+                                                           Revision after) noexcept {
+  if (sub == 0) return m.changed_at > after;
+  return m.extra && m.extra->accumulated_changed_at > after;
 }
 
 template <auto F, Options O, class Cycle>
