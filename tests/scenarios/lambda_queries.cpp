@@ -119,7 +119,7 @@ TEST_CASE("lambda queries: Query<lambda> and the ingredient's name", "[scenario]
   // type: not empty, and naming the key.
   const std::string name = relish_test::describe(db, length.key(db, f));
   CHECK(name.size() > std::string("(FileData#0)").size());
-  CHECK(name.ends_with("(FileData#0)"));
+  CHECK(name.ends_with("(File#0)"));
 }
 
 TEST_CASE("lambda cycle policies: Fixpoint Initial/Recover and CycleFallback",

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
@@ -24,7 +25,7 @@ class ReverseIndex {
   // is compacted, whether an old edge is still real.
   template <class StillReads>
   void add(DatabaseKey node, DatabaseKey dependent, StillReads&& still_reads) {
-    Dependents& d = by_node_[node];
+    Dependents& d = (*by_node_)[node];
     if (!d.memos.empty() && d.memos.back() == dependent) return;  // re-ran, read it again
     d.memos.push_back(dependent);
     ++edges_;
@@ -34,18 +35,28 @@ class ReverseIndex {
   // Calls `f(dependent)` for every memo that may have read `node`.
   template <class F>
   void for_each_dependent(DatabaseKey node, F&& f) const {
-    const auto it = by_node_.find(node);
-    if (it == by_node_.end()) return;
+    if (!by_node_) return;
+    const auto it = by_node_->find(node);
+    if (it == by_node_->end()) return;
     for (DatabaseKey d : it->second.memos) f(d);
   }
 
+  // An allocation failed while adding: the map may be inconsistent (Abseil's tables update
+  // their capacity before allocating the new one), so it is never touched again, not even
+  // to free it. The engine verifies everything from then on (Runtime::index_lost_).
+  void abandon() noexcept {
+    (void)by_node_.release();
+    edges_ = 0;
+  }
+
   // Room for `more` new nodes (folding a large cold run would otherwise rehash many times).
-  void reserve_more(std::size_t more) { by_node_.reserve(by_node_.size() + more); }
+  void reserve_more(std::size_t more) { by_node_->reserve(by_node_->size() + more); }
 
   std::size_t edges() const noexcept { return edges_; }
   std::size_t heap_bytes() const noexcept {
-    std::size_t bytes = by_node_.capacity() * (sizeof(DatabaseKey) + sizeof(Dependents) + 1);
-    for (const auto& [node, d] : by_node_)
+    if (!by_node_) return 0;
+    std::size_t bytes = by_node_->capacity() * (sizeof(DatabaseKey) + sizeof(Dependents) + 1);
+    for (const auto& [node, d] : *by_node_)
       if (d.memos.size() > kInline) bytes += d.memos.capacity() * sizeof(DatabaseKey);
     return bytes;
   }
@@ -75,7 +86,8 @@ class ReverseIndex {
     d.compact_at = static_cast<std::uint32_t>(std::max<std::size_t>(8, 2 * v.size()));
   }
 
-  absl::flat_hash_map<DatabaseKey, Dependents> by_node_;
+  std::unique_ptr<absl::flat_hash_map<DatabaseKey, Dependents>> by_node_ =
+      std::make_unique<absl::flat_hash_map<DatabaseKey, Dependents>>();
   std::size_t edges_ = 0;
 };
 

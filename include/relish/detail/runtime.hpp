@@ -1004,6 +1004,7 @@ class Runtime {
       for (DatabaseKey k : to_mark_) mark_from(k);
       to_mark_.clear();
     } catch (...) {
+      reverse_.abandon();  // possibly half-grown: never touched again
       index_lost_.store(true, std::memory_order_relaxed);
     }
   }
