@@ -50,7 +50,7 @@ for m in "${modes[@]}"; do
       ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}" \
       UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
         ctest --test-dir build/asan --output-on-failure -j"$jobs" \
-        -E '^(package_consumer|subdirectory_consumer|readme_example_in_sync)$'
+        -E '^(package_consumer|subdirectory_consumer|readme_.*_in_sync|docs_guide_compiles|compile_fail\..*)$'
       ;;
     tsan)
       cmake -S . -B build/tsan \
