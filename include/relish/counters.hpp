@@ -69,17 +69,38 @@ class QueryCounters {
   void on(const Event& e) {
     std::uint64_t QueryCounts::*field = nullptr;
     switch (e.kind) {
-      case EventKind::will_execute: field = &QueryCounts::executions; break;
-      case EventKind::will_verify: field = &QueryCounts::verifications; break;
-      case EventKind::did_validate_memoized_value: field = &QueryCounts::validations; break;
-      case EventKind::did_accept_clean: field = &QueryCounts::clean_acceptances; break;
-      case EventKind::did_backdate: field = &QueryCounts::backdates; break;
-      case EventKind::did_evict: field = &QueryCounts::evictions; break;
-      case EventKind::did_cancel: field = &QueryCounts::cancellations; break;
-      case EventKind::will_block_on: field = &QueryCounts::blocks; break;
-      case EventKind::will_iterate_cycle: field = &QueryCounts::cycle_iterations; break;
-      case EventKind::did_set_input: field = &QueryCounts::sets; break;
-      default: return;
+      case EventKind::will_execute:
+        field = &QueryCounts::executions;
+        break;
+      case EventKind::will_verify:
+        field = &QueryCounts::verifications;
+        break;
+      case EventKind::did_validate_memoized_value:
+        field = &QueryCounts::validations;
+        break;
+      case EventKind::did_accept_clean:
+        field = &QueryCounts::clean_acceptances;
+        break;
+      case EventKind::did_backdate:
+        field = &QueryCounts::backdates;
+        break;
+      case EventKind::did_evict:
+        field = &QueryCounts::evictions;
+        break;
+      case EventKind::did_cancel:
+        field = &QueryCounts::cancellations;
+        break;
+      case EventKind::will_block_on:
+        field = &QueryCounts::blocks;
+        break;
+      case EventKind::will_iterate_cycle:
+        field = &QueryCounts::cycle_iterations;
+        break;
+      case EventKind::did_set_input:
+        field = &QueryCounts::sets;
+        break;
+      default:
+        return;
     }
     detail::LockGuard lock(mu_);
     if (slots_.size() <= e.key.ingredient) slots_.resize(e.key.ingredient + 1);
@@ -148,13 +169,13 @@ class QueryCounters {
       std::string s = std::to_string(n);
       return std::string(w > s.size() ? w - s.size() : 0, ' ') + s;
     };
-    std::vector<std::string> head{"executed", "verified", "validated", "accepted", "backdated",
-                                  "evicted"};
+    std::vector<std::string> head{"executed", "verified",  "validated",
+                                  "accepted", "backdated", "evicted"};
     if (rare) head.insert(head.end(), {"cancelled", "blocked", "rounds", "sets"});
     std::string out = line("query", head);
     for (const auto& [name, c] : rows) {
-      std::vector<std::uint64_t> v{c.executions, c.verifications,
-                                   c.validations, c.clean_acceptances, c.backdates, c.evictions};
+      std::vector<std::uint64_t> v{c.executions,        c.verifications, c.validations,
+                                   c.clean_acceptances, c.backdates,     c.evictions};
       if (rare) v.insert(v.end(), {c.cancellations, c.blocks, c.cycle_iterations, c.sets});
       std::vector<std::string> cells;
       for (std::size_t i = 0; i < v.size(); ++i) cells.push_back(num(v[i], head[i].size()));

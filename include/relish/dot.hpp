@@ -75,8 +75,10 @@ inline std::string dot_details(const NodeInfo& info) {
     }
     case NodeInfo::Kind::input:
       return "changed " + std::to_string(info.changed_at) + ", " + to_string(info.durability);
-    case NodeInfo::Kind::none: return "no memo";
-    case NodeInfo::Kind::other: return "";
+    case NodeInfo::Kind::none:
+      return "no memo";
+    case NodeInfo::Kind::other:
+      return "";
   }
   return "";
 }

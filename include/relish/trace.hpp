@@ -56,14 +56,19 @@ class TraceWriter {
     using K = EventKind;
     if (e.kind == K::did_accept_clean && !options_.clean_acceptances) return;
     Buffer& b = buffer();
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 Clock::now() - origin_)
-                                 .count();
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin_).count();
     switch (e.kind) {
       case K::will_execute:
-      case K::will_verify: b.open.push_back(Span{e.key, e.kind, 0, now, now, 0}); return;
-      case K::did_execute: close(b, e.key, K::will_execute, now, 0); return;
-      case K::did_verify: close(b, e.key, K::will_verify, now, e.detail); return;
+      case K::will_verify:
+        b.open.push_back(Span{e.key, e.kind, 0, now, now, 0});
+        return;
+      case K::did_execute:
+        close(b, e.key, K::will_execute, now, 0);
+        return;
+      case K::did_verify:
+        close(b, e.key, K::will_verify, now, e.detail);
+        return;
       case K::did_backdate:
         if (mark_open(b, e.key, K::will_execute, kBackdated)) return;
         break;
@@ -72,8 +77,10 @@ class TraceWriter {
             mark_open(b, e.key, K::will_verify, kCancelled))
           return;
         break;
-      case K::did_validate_memoized_value: return;  // the verify span says it
-      default: break;
+      case K::did_validate_memoized_value:
+        return;  // the verify span says it
+      default:
+        break;
     }
     b.done.push_back(Span{e.key, e.kind, e.detail, now, now, kInstant});
   }
@@ -209,10 +216,14 @@ class TraceWriter {
 
   static const char* verify_end(std::uint32_t d) {
     switch (static_cast<VerifyEnd>(d)) {
-      case VerifyEnd::unchanged: return "unchanged";
-      case VerifyEnd::conditional: return "conditional";
-      case VerifyEnd::changed: return "changed";
-      case VerifyEnd::unwound: return "unwound";
+      case VerifyEnd::unchanged:
+        return "unchanged";
+      case VerifyEnd::conditional:
+        return "conditional";
+      case VerifyEnd::changed:
+        return "changed";
+      case VerifyEnd::unwound:
+        return "unwound";
     }
     return "?";
   }

@@ -138,8 +138,7 @@ TEST_CASE("events: did_cancel for each execution a write unwinds, innermost firs
   // Cancelled while verifying: outer's verification re-runs slow (rounds changed), and the
   // write unwinds both the execution and the verification around it.
   n.set(db, &NumData::rounds, 1);
-  Recorder rec(db, {K::will_verify, K::did_verify, K::will_execute, K::did_execute,
-                    K::did_cancel});
+  Recorder rec(db, {K::will_verify, K::did_verify, K::will_execute, K::did_execute, K::did_cancel});
   hold = true;
   started = false;
   bool was_cancelled = false;

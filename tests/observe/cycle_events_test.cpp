@@ -113,8 +113,7 @@ TEST_CASE("events: will_iterate_cycle announces each new round of a fixpoint hea
   db.on_event({});
 }
 
-TEST_CASE("events: an EventLog leaves the tracing events out unless asked",
-          "[observe][events]") {
+TEST_CASE("events: an EventLog leaves the tracing events out unless asked", "[observe][events]") {
   Db db;
   Loop l = Loop::create(db, {.start = 7, .step = 0});
   {
@@ -126,12 +125,11 @@ TEST_CASE("events: an EventLog leaves the tracing events out unless asked",
   relish_test::EventLog log(db, relish_test::EventLog::Record::everything);
   l.set(db, &LoopData::start, 7);  // the same value: a new revision, nothing changes
   use(db, l);
-  CHECK(log.take() == Log{"did_set_input Loop#0.start", "will_verify use(Loop#0)",
-                          "did_verify use(Loop#0)", "will_execute use(Loop#0)",
-                          "will_verify def1(Loop#0)", "did_verify def1(Loop#0)",
-                          "will_execute def1(Loop#0)", "did_execute def1(Loop#0)",
-                          "did_execute use(Loop#0)", "will_iterate_cycle use(Loop#0)",
-                          "will_execute use(Loop#0)", "will_execute def1(Loop#0)",
-                          "did_execute def1(Loop#0)", "did_backdate def1(Loop#0)",
-                          "did_backdate use(Loop#0)", "did_execute use(Loop#0)"});
+  CHECK(log.take() ==
+        Log{"did_set_input Loop#0.start", "will_verify use(Loop#0)", "did_verify use(Loop#0)",
+            "will_execute use(Loop#0)", "will_verify def1(Loop#0)", "did_verify def1(Loop#0)",
+            "will_execute def1(Loop#0)", "did_execute def1(Loop#0)", "did_execute use(Loop#0)",
+            "will_iterate_cycle use(Loop#0)", "will_execute use(Loop#0)",
+            "will_execute def1(Loop#0)", "did_execute def1(Loop#0)", "did_backdate def1(Loop#0)",
+            "did_backdate use(Loop#0)", "did_execute use(Loop#0)"});
 }

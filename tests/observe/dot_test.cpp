@@ -51,9 +51,9 @@ std::string dot(const Db& db, relish::DatabaseKey root, const relish::DotOptions
 TEST_CASE("write_dot: the graph below a memo, with revisions and durability", "[observe][dot]") {
   Db db;
   File f = File::create(db, {.path = "a.py", .text = "def f():\n    pass\n"});
-  summary(db, f);                                  // revision 1: everything runs
-  f.set(db, &FileData::permissions, 0600u);        // revision 2: nothing read it
-  summary(db, f);                                  // accepted in O(1): verified 2
+  summary(db, f);                                          // revision 1: everything runs
+  f.set(db, &FileData::permissions, 0600u);                // revision 2: nothing read it
+  summary(db, f);                                          // accepted in O(1): verified 2
   f.set(db, &FileData::text, "def g():\n    return 1\n");  // revision 3
   summary(db, f);  // the leaves re-run and backdate: changed 1, verified 3
 

@@ -154,14 +154,30 @@ class JsonParser {
       if (at_ >= s_.size()) fail("unterminated escape");
       const char e = s_[at_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           if (at_ + 4 > s_.size()) fail("short \\u escape");
           for (int i = 0; i < 4; ++i)
@@ -171,7 +187,8 @@ class JsonParser {
           at_ += 4;
           break;
         }
-        default: fail("bad escape");
+        default:
+          fail("bad escape");
       }
     }
   }
@@ -277,8 +294,8 @@ TEST_CASE("TraceWriter: spans for executions and deep verifications, with readab
   // Spans are written as they end: inner ones first.
   CHECK(executions == std::vector<std::string>{"count_lines(File#0)", words, "summarize(File#0)",
                                                "count_lines(File#0)", words});
-  CHECK(verifications == std::vector<std::string>{"count_lines(File#0)", words,
-                                                  "summarize(File#0)"});
+  CHECK(verifications ==
+        std::vector<std::string>{"count_lines(File#0)", words, "summarize(File#0)"});
   CHECK(results["summarize(File#0)"] == "unchanged");
   CHECK(results["count_lines(File#0)"] == "changed");
   CHECK(results[words] == "changed");
