@@ -25,9 +25,10 @@
 // Tools: --memory-report prints relish's per-ingredient report next to mimalloc's numbers;
 // --clear-asts clears every reclaimable AST after the cold pass, shows the memory fall, and
 // re-parses a few on demand; --no-lru sets parsed_module's LRU to 0 (unbounded) at run time;
-// --dot QUERY PATH writes the dependency graph of one memo as Graphviz (QUERY: diagnostics,
-// semantic_index, parsed_module, source_text); --trace FILE writes a Chrome trace
-// (chrome://tracing, Perfetto) of every query execution; --show PATH prints a file's scopes,
+// --dot QUERY PATH writes the dependency graph of one memo as Graphviz (relish::write_dot;
+// QUERY: diagnostics, semantic_index, parsed_module, source_text); --trace FILE writes a
+// Chrome trace (chrome://tracing, Perfetto; relish::TraceWriter) of every query execution and
+// deep verification; --show PATH prints a file's scopes,
 // symbols and inferred types; --list prints every diagnostic after the cold pass; --no-events
 // installs no event observer (times without its cost; counts are then not shown);
 // --site-packages analyzes site-packages and dist-packages under DIR too (skipped by default).
@@ -41,6 +42,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +56,8 @@
 #include <vector>
 
 #include "pyscope.hpp"
+#include "relish/dot.hpp"
+#include "relish/trace.hpp"
 
 namespace {
 
@@ -222,79 +226,6 @@ void print_memory(const char* when) {
               mb(m.rss).c_str(), mb(m.peak_rss).c_str(), mb(m.commit).c_str(),
               mb(m.peak_commit).c_str());
 }
-
-// ---- events: counts and an optional Chrome trace ---------------------------------------------
-
-class Tracer {
- public:
-  explicit Tracer(Clock::time_point origin) : origin_(origin) {}
-
-  void on(const relish::Event& e) {
-    if (e.kind != relish::EventKind::will_execute && e.kind != relish::EventKind::did_execute)
-      return;
-    Buffer& b = buffer();
-    const double now = std::chrono::duration<double, std::micro>(Clock::now() - origin_).count();
-    if (e.kind == relish::EventKind::will_execute) {
-      b.open.push_back({e.key, now});
-    } else if (!b.open.empty()) {
-      b.done.push_back({b.open.back().key, b.tid, b.open.back().start, now});
-      b.open.pop_back();
-    }
-  }
-
-  // {"traceEvents": [{"ph":"X", ...}, ...]}: complete events, one per query execution.
-  void write(const std::string& file,
-             const std::function<std::string(relish::DatabaseKey)>& label) {
-    std::ofstream out(file);
-    out << "{\"traceEvents\":[\n";
-    bool first = true;
-    std::size_t n = 0;
-    std::lock_guard lock(mu_);
-    for (const auto& b : buffers_) {
-      for (const Span& s : b->done) {
-        out << (first ? "" : ",\n") << "{\"name\":\"" << relish::detail::json_escape(label(s.key))
-            << "\",\"cat\":\"query\",\"ph\":\"X\",\"pid\":1,\"tid\":" << s.tid
-            << ",\"ts\":" << static_cast<long long>(s.start)
-            << ",\"dur\":" << std::max(0LL, static_cast<long long>(s.end - s.start)) << "}";
-        first = false;
-        ++n;
-      }
-    }
-    out << "\n],\"displayTimeUnit\":\"ms\"}\n";
-    std::printf("trace: %zu query executions written to %s\n", n, file.c_str());
-  }
-
- private:
-  struct Open {
-    relish::DatabaseKey key;
-    double start;
-  };
-  struct Span {
-    relish::DatabaseKey key;
-    int tid;
-    double start, end;
-  };
-  struct Buffer {
-    int tid;
-    std::vector<Open> open;
-    std::vector<Span> done;
-  };
-  Buffer& buffer() {
-    thread_local Buffer* mine = nullptr;
-    thread_local const Tracer* owner = nullptr;
-    if (!mine || owner != this) {
-      std::lock_guard lock(mu_);
-      buffers_.push_back(std::make_unique<Buffer>());
-      mine = buffers_.back().get();
-      mine->tid = static_cast<int>(buffers_.size());
-      owner = this;
-    }
-    return *mine;
-  }
-  Clock::time_point origin_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Buffer>> buffers_;
-};
 
 // "parsed_module(File#3)" -> "parsed_module(json/decoder.py)".
 class Labeler {
@@ -541,33 +472,9 @@ int write_dot(pyscope::Db& db, const Options& opt, const Labeler& label) {
     std::fprintf(stderr, "--dot: unknown query %s\n", opt.dot_query.c_str());
     return 1;
   }
-  std::map<std::pair<std::uint32_t, std::uint32_t>, int> ids;
-  std::vector<relish::DatabaseKey> todo{root};
-  auto id = [&](relish::DatabaseKey k) {
-    auto [it, inserted] = ids.try_emplace({k.ingredient, k.key}, static_cast<int>(ids.size()));
-    if (inserted) todo.push_back(k);
-    return it->second;
-  };
-  id(root);
-  todo.pop_back();
-  std::printf(
-      "digraph deps {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n");
-  std::vector<std::pair<int, int>> edges;
-  while (!todo.empty()) {
-    const relish::DatabaseKey k = todo.back();
-    todo.pop_back();
-    const int from = ids.at({k.ingredient, k.key});
-    for (const relish::DatabaseKey d : db.dependencies(k)) edges.emplace_back(from, id(d));
-  }
-  std::vector<std::pair<int, std::string>> nodes;
-  for (const auto& [k, i] : ids)
-    nodes.emplace_back(i, label(relish::DatabaseKey{k.first, k.second}));
-  std::sort(nodes.begin(), nodes.end());
-  for (const auto& [i, name] : nodes)
-    std::printf("  n%d [label=\"%s\"];\n", i, relish::detail::json_escape(name).c_str());
-  for (const auto& [a, b] : edges) std::printf("  n%d -> n%d;\n", a, b);
-  std::printf("}\n");
-  std::fprintf(stderr, "--dot: %zu nodes, %zu edges\n", nodes.size(), edges.size());
+  // relish::write_dot, with files named by their paths.
+  const std::size_t nodes = relish::write_dot(std::cout, db, root, {.label = label});
+  std::fprintf(stderr, "--dot: %zu nodes\n", nodes);
   return 0;
 }
 
@@ -611,8 +518,8 @@ int main(int argc, char** argv) {
 
   pyscope::EventCounter counter;
   counter.attached = opt.events;
-  std::optional<Tracer> tracer;
-  if (!opt.trace.empty()) tracer.emplace(start);
+  std::optional<relish::TraceWriter> tracer;  // spans of executions and deep verifications
+  if (!opt.trace.empty()) tracer.emplace();
   if (opt.events || tracer) {
     db.on_event([&](const relish::Event& e) {
       if (opt.events) counter.on(e);
@@ -825,7 +732,13 @@ int main(int argc, char** argv) {
       std::printf("\n== memory report (relish) ==\n%s",
                   relish::memory_report(db).to_table().c_str());
   }
-  if (tracer) tracer->write(opt.trace, label);
+  if (tracer) {
+    db.on_event({});
+    std::ofstream out(opt.trace);
+    const std::size_t n = tracer->write(out, db, label);
+    std::printf("trace: %zu events (%zu spans) written to %s\n", n, tracer->spans(),
+                opt.trace.c_str());
+  }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::printf("total %.0f ms; peak RSS %ld MB%s%s\n", ms_since(start), ru.ru_maxrss / 1024,

@@ -46,8 +46,10 @@ inline constexpr relish::Query<summarize> summary;
 
 int main() {
   Db db;
-  db.on_event([&](const relish::Event& e) {
-    if (e.kind != relish::EventKind::did_set_input && e.kind != relish::EventKind::did_execute)
+  db.on_event([&](const relish::Event& e) {  // what ran, and what was kept without running
+    using K = relish::EventKind;
+    if (e.kind == K::will_execute || e.kind == K::did_backdate ||
+        e.kind == K::did_validate_memoized_value || e.kind == K::did_accept_clean)
       std::printf("  %-28s %s\n", relish::to_string(e.kind), db.describe(e.key).c_str());
   });
 

@@ -54,6 +54,17 @@ class Database {
     return runtime_.dependencies(key);
   }
 
+  // What the node at `key` records: a memo's verified and changed revisions and durability,
+  // an input field's changed revision and durability (tools: graph dumps; see dot.hpp).
+  NodeInfo node_info(DatabaseKey key) const { return runtime_.node_info(key); }
+
+  // The name of the query (or input, interned, tracked type) `key` belongs to:
+  // "parsed_module" for "parsed_module(File#3)", "File" for "File#3.text".
+  std::string ingredient_name(DatabaseKey key) const {
+    const detail::IngredientBase* ing = runtime_.find_ingredient_at(key);
+    return ing ? ing->name() : std::string("<unknown>");
+  }
+
   // Runs `edits` (input sets and creates) as one write: they start a single revision, queries
   // on other threads are cancelled and waited for once, and revision hooks (eviction, interned
   // GC) run once at the end. A `git checkout` touching thousands of files costs one write.

@@ -143,6 +143,14 @@ class InputIngredient final : public IngredientBase {
     return !r || r->fields[sub].changed_at > after;
   }
 
+  NodeInfo node_info(std::uint32_t sub, std::uint32_t key) const override {
+    const Record* r = records_.get(key);
+    if (!r) return {};
+    return NodeInfo{.kind = NodeInfo::Kind::input,
+                    .changed_at = r->fields[sub].changed_at,
+                    .durability = r->fields[sub].durability};
+  }
+
   // "File#3.text" (or relish_debug of the record, then ".text").
   std::string describe(std::uint32_t sub, std::uint32_t key) const override {
     return describe_entity(key) + field_suffix<T>(sub);

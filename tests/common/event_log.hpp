@@ -56,11 +56,23 @@ std::string message_of(F&& f) {
 
 class EventLog {
  public:
-  // Records every event of `db` from now on, until the log is destroyed.
-  explicit EventLog(relish::Database& db) : db_(db) {
-    db_.on_event([this](const relish::Event& e) {
-      // The end of an execution always follows its will_execute: logging it adds nothing.
-      if (e.kind == relish::EventKind::did_execute) return;
+  // What a log records: what the engine did (the default), or every event.
+  enum class Record { outcomes, everything };
+
+  // The events for tracing, left out of an `outcomes` log: the end of an execution (it always
+  // follows its will_execute), the start and end of a deep verification (around a
+  // did_validate_memoized_value or a re-execution), rounds, waits and cancellations. Tests
+  // that look at those record `everything`.
+  static bool for_tracing(relish::EventKind k) {
+    using K = relish::EventKind;
+    return k == K::did_execute || k == K::will_verify || k == K::did_verify ||
+           k == K::will_iterate_cycle || k == K::will_block_on || k == K::did_cancel;
+  }
+
+  // Records the events of `db` from now on, until the log is destroyed.
+  explicit EventLog(relish::Database& db, Record what = Record::outcomes) : db_(db) {
+    db_.on_event([this, what](const relish::Event& e) {
+      if (what == Record::outcomes && for_tracing(e.kind)) return;
       entries_.push_back(std::string(relish::to_string(e.kind)) + " " + describe(db_, e.key));
     });
   }

@@ -97,7 +97,8 @@ inline constexpr relish::Query<sneaky_set_fn, relish::Options{.name = "sneaky"}>
 // Records "<event> <Database::describe(key)>", as relish writes it.
 void log_events(Db& db, std::vector<std::string>& log) {
   db.on_event([&db, &log](const relish::Event& e) {
-    if (e.kind != relish::EventKind::did_execute)
+    using K = relish::EventKind;
+    if (e.kind != K::did_execute && e.kind != K::will_verify && e.kind != K::did_verify)
       log.push_back(std::string(relish::to_string(e.kind)) + " " + db.describe(e.key));
   });
 }

@@ -102,6 +102,19 @@ class FunctionIngredient final : public IngredientBase {
     return std::vector<DatabaseKey>(m->deps.data(), m->deps.data() + m->deps.size());
   }
 
+  NodeInfo node_info(std::uint32_t, std::uint32_t id) const override {
+    const Memo* m = memos_.get(id);
+    if (!m || (m->verified_at.load(std::memory_order_acquire) == 0 && !is_provisional(*m)))
+      return {};
+    return NodeInfo{.kind = NodeInfo::Kind::memo,
+                    .verified_at = m->verified_at.load(std::memory_order_acquire),
+                    .changed_at = m->changed_at,
+                    .durability = m->durability,
+                    .has_value = m->value.has_value(),
+                    .marked = m->dirty.load(std::memory_order_relaxed),
+                    .provisional = is_provisional(*m)};
+  }
+
   // The graph node of the memo for these arguments (interning plain-value keys).
   template <class... A>
   DatabaseKey key_of(const A&... args) {
@@ -208,6 +221,7 @@ class FunctionIngredient final : public IngredientBase {
   // verify.hpp
   Verdict verify_or_restart(Db& db, Local& l, Memo& m, DatabaseKey key, bool publish = true);
   Verdict verify(Db& db, Local& l, Memo& m, DatabaseKey key, bool publish);
+  Verdict verify_deps(Db& db, Local& l, Memo& m, DatabaseKey key, bool publish);
   bool reentered_in_verification(Runtime& rt, Local& l, DatabaseKey key);
 
   // execute.hpp

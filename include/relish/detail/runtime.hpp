@@ -51,6 +51,24 @@ struct IngredientMemory {
   std::size_t value_bytes() const noexcept { return value_stack_bytes + value_heap_bytes; }
   std::size_t total_bytes() const noexcept { return metadata_bytes + value_bytes(); }
 };
+
+// What one node of the dependency graph records (Database::node_info): a memo's revisions
+// and durability, an input field's. For tools (write_dot in dot.hpp); between revisions only.
+struct NodeInfo {
+  enum class Kind : std::uint8_t {
+    none,   // nothing there: no memo yet, a failed or dropped one, an unknown key
+    memo,   // a query's memo
+    input,  // an input field
+    other,  // an interned value, a tracked struct's field...
+  };
+  Kind kind = Kind::none;
+  Revision verified_at = 0;  // memos: the revision it was last verified (or executed) in
+  Revision changed_at = 0;   // the revision its value last changed in (backdating keeps it)
+  Durability durability = Durability::low;
+  bool has_value = false;    // memos: false once evicted (LRU, byte budget)
+  bool marked = false;       // memos: a write since may have changed what it read
+  bool provisional = false;  // memos: inside a fixpoint cycle being iterated
+};
 }  // namespace relish
 
 namespace relish::detail {
@@ -108,6 +126,10 @@ class IngredientBase {
   // inputs and entities). Between revisions only.
   virtual std::vector<DatabaseKey> dependencies(std::uint32_t /*sub*/, std::uint32_t /*key*/) const {
     return {};
+  }
+  // What the node (sub, key) records, for tools (DOT graphs). Between revisions only.
+  virtual NodeInfo node_info(std::uint32_t /*sub*/, std::uint32_t /*key*/) const {
+    return NodeInfo{.kind = NodeInfo::Kind::other};
   }
   // Fixpoint iteration: the current iteration of memo `key` if it is a cycle head being
   // computed, else -1. Only the thread that owns the memo may ask.
@@ -499,7 +521,18 @@ class Runtime {
     return entry->first->dependencies(entry->second, k.key);
   }
 
+  NodeInfo node_info(DatabaseKey k) const {
+    const auto* entry = by_index_.get(k.ingredient);
+    if (!entry) return {};
+    return entry->first->node_info(entry->second, k.key);
+  }
+
   IngredientBase& ingredient_at(DatabaseKey k) const { return *by_index_[k.ingredient].first; }
+  // The same for a key that may not name a node of this database (nullptr then).
+  const IngredientBase* find_ingredient_at(DatabaseKey k) const {
+    const auto* entry = by_index_.get(k.ingredient);
+    return entry ? entry->first : nullptr;
+  }
 
   std::string describe(DatabaseKey k) const {
     const auto* entry = by_index_.get(k.ingredient);
@@ -816,16 +849,17 @@ class Runtime {
   // the middle of its bookkeeping): its exception is kept and rethrown by the outermost relish
   // call of this thread once that call's work is consistent (rethrow_callback_error). While a
   // callback runs, entering the database (a query, a read, a write) is a MisuseError.
-  void emit(EventKind kind, DatabaseKey key) const {
+  void emit(EventKind kind, DatabaseKey key, std::uint32_t detail = 0) const {
     if (on_event_) [[unlikely]]
-      emit_slow(kind, key);
+      emit_slow(kind, key, detail);
   }
-  [[gnu::noinline]] void emit_slow(EventKind kind, DatabaseKey key) const {
+  [[gnu::noinline]] void emit_slow(EventKind kind, DatabaseKey key,
+                                   std::uint32_t detail) const noexcept {
     Local& l = const_cast<Runtime*>(this)->local();
     const bool outer = !l.in_callback;
     l.in_callback = true;
     try {
-      on_event_(Event{kind, key});
+      on_event_(Event{kind, key, detail});
     } catch (...) {
       if (!l.callback_error) l.callback_error = std::current_exception();
     }
@@ -1106,6 +1140,7 @@ class Runtime {
       l.waiting_for = key;
       l.waiting_word = &owner;
     }
+    emit(EventKind::will_block_on, key, owner_id);
     // Wake when the owner lets go; a pending write makes the owner unwind soon.
     owner.wait_while_owned_by(owner_id);
     {

@@ -23,6 +23,7 @@ inline auto FunctionIngredient<F, O, Cycle>::run(Db& db, Local& l, Memo& m, Data
       std::rethrow_exception(f.control);
     return v;
   } catch (const Cancelled&) {
+    rt.emit(EventKind::did_cancel, key);  // then did_execute: the span ends last
     abandon_run(db, l, m, key, f);
     throw;
   } catch (const YieldToCycle&) {
@@ -102,6 +103,7 @@ inline void FunctionIngredient<F, O, Cycle>::fail_after_run(Db& db, Local& l, Me
                                                             std::size_t depth) {
   std::vector<DatabaseKey> made = std::move(l.frames[depth].created);
   l.depth = depth;
+  db.runtime().emit(EventKind::did_execute, l.frames[depth].key);  // pairs with will_execute
   if (auto* old = m.created()) made.insert(made.end(), old->begin(), old->end());
   m.reset();
   db.runtime().note_invalidated(l, l.frames[depth].key);

@@ -121,6 +121,7 @@ inline void FunctionIngredient<F, O, Cycle>::execute_fixpoint(Db& db, Local& l, 
         x.provisional = std::move(next);
         --l.depth;  // next round: a fresh frame
         rt.emit(EventKind::did_execute, key);
+        rt.emit(EventKind::will_iterate_cycle, key, x.iteration);
         continue;
       }
       result = std::move(next);

@@ -74,9 +74,30 @@ inline Verdict FunctionIngredient<F, O, Cycle>::verify_or_restart(Db& db, Local&
 // and they never take the durability shortcut: a mark that came through a stale edge could
 // otherwise be cleared while a dependency stays marked, and "every reader of a marked memo is
 // marked" (what lets marking stop early) would break.
+//
+// For tracing, it is a span: will_verify here, did_verify on every way out (with how it ended,
+// a VerifyEnd), and did_cancel first if a cancellation unwinds it.
 template <auto F, Options O, class Cycle>
 inline Verdict FunctionIngredient<F, O, Cycle>::verify(Db& db, Local& l, Memo& m, DatabaseKey key,
                                                        bool publish) {
+  Runtime& rt = db.runtime();
+  rt.emit(EventKind::will_verify, key);
+  struct Span {
+    const Runtime& rt;
+    DatabaseKey key;
+    VerifyEnd end = VerifyEnd::unwound;
+    ~Span() { rt.emit(EventKind::did_verify, key, static_cast<std::uint32_t>(end)); }
+  } span{rt, key};
+  const Verdict v = verify_deps(db, l, m, key, publish);
+  span.end = v == Verdict::unchanged     ? VerifyEnd::unchanged
+             : v == Verdict::conditional ? VerifyEnd::conditional
+                                         : VerifyEnd::changed;
+  return v;
+}
+
+template <auto F, Options O, class Cycle>
+inline Verdict FunctionIngredient<F, O, Cycle>::verify_deps(Db& db, Local& l, Memo& m,
+                                                            DatabaseKey key, bool publish) {
   Runtime& rt = db.runtime();
   const Revision verified = m.verified_at.load(std::memory_order_relaxed);
   const std::size_t hits = l.cycle_hits.size();
@@ -90,6 +111,10 @@ inline Verdict FunctionIngredient<F, O, Cycle>::verify(Db& db, Local& l, Memo& m
           return Verdict::changed;
         }
       }
+    } catch (const Cancelled&) {
+      l.cycle_hits.resize(hits);
+      rt.emit(EventKind::did_cancel, key);
+      throw;
     } catch (...) {
       l.cycle_hits.resize(hits);
       throw;
