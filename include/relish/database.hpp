@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "relish/cancellation.hpp"
 #include "relish/detail/runtime.hpp"
 #include "relish/event.hpp"
 
@@ -94,9 +95,20 @@ class Database {
     detail::Runtime::rethrow_callback_error(runtime_.local());
   }
 
-  // Throws relish::Cancelled if a write is waiting for running queries to finish. Queries
-  // check this whenever they read a dependency; call it in long loops that read none.
+  // Throws relish::Cancelled if a write is waiting for running queries to finish, or this
+  // thread's token was cancelled. Queries check this whenever they read a dependency; call it
+  // in long loops that read none.
   void check_cancelled() const { runtime_.check_cancelled(); }
+
+  // Gives the calling thread a new cancellation token (replacing its previous one) and
+  // returns it: `token.cancel()`, from any thread, cancels this thread's queries (see
+  // cancellation.hpp). Salsa's CancellationToken, per thread rather than per handle.
+  CancellationToken cancellation_token() { return CancellationToken(runtime_.new_token()); }
+
+  // The queries this thread is running (executing or verifying), innermost first:
+  // {"type_of(Expr#7)", "check(File#1)"}. Empty outside every query. Salsa's
+  // Backtrace::capture; a relish::Error leaving a query carries the same (Error::backtrace).
+  std::vector<std::string> backtrace() { return runtime_.backtrace(runtime_.local()); }
 
   // Engine internals, for relish's own ingredients.
   detail::Runtime& runtime() noexcept { return runtime_; }

@@ -27,6 +27,7 @@ enum class EventKind : std::uint8_t {
   will_iterate_cycle,  // a fixpoint cycle head starts another round: detail = its iteration (1..)
   will_block_on,       // another thread holds this memo; this one waits: detail = that thread
   did_cancel,          // an execution or verification was unwound by relish::Cancelled
+  did_remove_input,    // an input was removed (Input::remove): key = its first field
 };
 
 inline constexpr const char* to_string(EventKind k) noexcept {
@@ -45,6 +46,7 @@ inline constexpr const char* to_string(EventKind k) noexcept {
     case EventKind::will_iterate_cycle: return "will_iterate_cycle";
     case EventKind::will_block_on: return "will_block_on";
     case EventKind::did_cancel: return "did_cancel";
+    case EventKind::did_remove_input: return "did_remove_input";
   }
   return "?";
 }

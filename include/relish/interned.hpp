@@ -175,7 +175,7 @@ class InternedIngredient final : public IngredientBase {
       // at most as durable as it is, so after a write of that durability, every one of them
       // verifies deeply (touching it, or finding it reclaimed) before it is used again. Without
       // such a write, one verified by the durability shortcut never touches it.
-      if (d != Durability::high && used + reclaim_after_ <= now &&
+      if (d < Durability::high && used + reclaim_after_ <= now &&
           db.runtime().last_changed(d) > used)
         reclaim(db, i);
     }
@@ -215,7 +215,7 @@ class InternedIngredient final : public IngredientBase {
   // Only reclaimable values need a dependency: the others never change under a handle.
   void record(Runtime& rt, Local& l, std::uint32_t index, const Meta& m) {
     const Durability d = m.durability.load(std::memory_order_relaxed);
-    if (reclaim_after_ != 0 && d != Durability::high)
+    if (reclaim_after_ != 0 && d < Durability::high)
       rt.record_read(l, DatabaseKey{first_index(), index}, d);
   }
 

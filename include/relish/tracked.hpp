@@ -422,9 +422,6 @@ class TrackedIngredient final : public IngredientBase {
 
 template <class T>
 class Tracked : public detail::HandleBase<Tracked<T>> {
-  static_assert(detail::Reflectable<T>,
-                "relish::Tracked<T>: T must be a plain aggregate struct with 1 to 16 fields");
-
  public:
   using Ingredient = detail::TrackedIngredient<T>;
   using relish_handle_tag = void;
@@ -449,6 +446,10 @@ class Tracked : public detail::HandleBase<Tracked<T>> {
   std::string debug_name() const { return detail::entity_debug_string<T>(this->index(), nullptr); }
 
   static Ingredient& ingredient(Database& db) {
+    // Here rather than at class scope: T may hold a Tracked<T> (in an std::optional, say) and
+    // is incomplete while it is being defined. No fields at all is fine: pure identity.
+    static_assert(detail::ReflectableOrEmpty<T>,
+                  "relish::Tracked<T>: T must be a plain aggregate struct with at most 16 fields");
     return db.runtime().template ingredient<Ingredient, Ingredient>([] {
       return std::pair{std::unique_ptr<detail::IngredientBase>(new Ingredient()),
                        Ingredient::kFields + 1};

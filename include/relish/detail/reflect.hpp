@@ -37,6 +37,9 @@ constexpr std::size_t count_fields() {
 
 template <class T>
 concept Reflectable = std::is_aggregate_v<T> && !std::is_array_v<T> && count_fields<T>() > 0;
+// The same, allowing no fields at all (a tracked struct may be pure identity).
+template <class T>
+concept ReflectableOrEmpty = std::is_aggregate_v<T> && !std::is_array_v<T>;
 
 template <class T>
 inline constexpr std::size_t field_count = count_fields<std::remove_cvref_t<T>>();
@@ -49,6 +52,10 @@ inline constexpr std::size_t field_count = count_fields<std::remove_cvref_t<T>>(
   } else
 template <class T>
 constexpr auto fields_of(T& obj) {
+  if constexpr (field_count<T> == 0) {
+    (void)obj;
+    return std::tuple<>{};
+  } else
   RELISH_DETAIL_TIE(1, a)
   RELISH_DETAIL_TIE(2, a, b)
   RELISH_DETAIL_TIE(3, a, b, c)
@@ -65,8 +72,8 @@ constexpr auto fields_of(T& obj) {
   RELISH_DETAIL_TIE(14, a, b, c, d, e, f, g, h, i, j, k, l, m, n)
   RELISH_DETAIL_TIE(15, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o)
   RELISH_DETAIL_TIE(16, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p) {
-    static_assert(field_count<T> >= 1 && field_count<T> <= 16,
-                  "relish: a reflected struct must be an aggregate with 1 to 16 fields");
+    static_assert(field_count<T> <= 16,
+                  "relish: a reflected struct must be an aggregate with at most 16 fields");
     return std::tuple<>{};
   }
 }

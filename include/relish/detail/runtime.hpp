@@ -86,7 +86,7 @@ struct CycleHead {
 // finalize_provisional): the head's final value rests on it.
 struct StaleReads {
   std::vector<DatabaseKey> deps;
-  Durability durability = Durability::high;
+  Durability durability = Durability::never_change;
 };
 
 // What the reverse index must know about a dependency (IngredientBase::invalidation_source).
@@ -251,7 +251,7 @@ struct YieldToCycle {
 struct Frame {
   DatabaseKey key;
   std::vector<DatabaseKey> deps;
-  Durability durability = Durability::high;
+  Durability durability = Durability::never_change;
   // Tracked structs created by this execution, and per (ingredient, identity hash) counters
   // that tell apart structs with equal identity fields.
   std::vector<DatabaseKey> created;
@@ -273,7 +273,7 @@ struct Frame {
     key = k;
     control = nullptr;
     deps.clear();
-    durability = Durability::high;
+    durability = Durability::never_change;
     created.clear();
     if (!occurrences.empty()) occurrences.clear();
     cycle_heads.clear();
@@ -332,6 +332,15 @@ struct Local {
   std::vector<DatabaseKey> executed;
   std::vector<DatabaseKey> invalidated;
   std::uint64_t executions = 0;  // frames pushed (Frame::serial)
+  // This thread's cancellation token (Database::cancellation_token): another thread sets it.
+  // Points to a flag that is never set until the thread takes a token.
+  std::atomic<bool>* token = &never_cancelled();
+  std::shared_ptr<std::atomic<bool>> token_owner;
+
+  static std::atomic<bool>& never_cancelled() noexcept {
+    static std::atomic<bool> flag{false};
+    return flag;
+  }
 };
 
 // The error for a handle that does not name a live entity of this database: `h` renders it
@@ -596,13 +605,25 @@ class Runtime {
   bool cancellation_pending() const noexcept {
     return pending_.load(std::memory_order_relaxed);
   }
-  void check_cancelled() const {
-    if (cancellation_pending()) [[unlikely]]
-      throw_cancelled();
+  // A pending write, or this thread's cancellation token: one branch for both.
+  void check_cancelled(Local& l) const {
+    if (pending_.load(std::memory_order_relaxed) | l.token->load(std::memory_order_relaxed))
+        [[unlikely]]
+      throw_cancelled(l);
   }
+  void check_cancelled() const { check_cancelled(const_cast<Runtime*>(this)->local()); }
   // Every execution on this thread unwinds: none may store a result if it swallows this.
-  [[noreturn, gnu::noinline]] void throw_cancelled() const {
-    throw_control(const_cast<Runtime*>(this)->local(), 0, Cancelled());
+  [[noreturn, gnu::noinline]] void throw_cancelled(Local& l) const {
+    throw_control(l, 0,
+                  Cancelled(cancellation_pending() ? Cancelled::Reason::pending_write
+                                                   : Cancelled::Reason::token));
+  }
+  // A new cancellation token for this thread (Database::cancellation_token).
+  std::shared_ptr<std::atomic<bool>> new_token() {
+    Local& l = local();
+    l.token_owner = std::make_shared<std::atomic<bool>>(false);
+    l.token = l.token_owner.get();
+    return l.token_owner;
   }
 
   // ---- writers ------------------------------------------------------------------------
@@ -684,6 +705,29 @@ class Runtime {
     const bool nested_;
   };
 
+  // This thread's active queries, innermost first (Database::backtrace).
+  std::vector<std::string> backtrace(const Local& l) const {
+    std::vector<std::string> out;
+    out.reserve(l.active.size());
+    for (std::size_t i = l.active.size(); i-- > 0;) out.push_back(describe(l.active[i]));
+    return out;
+  }
+  // Called in a handler: if the exception being handled is a relish::Error without a
+  // backtrace, it gets this thread's (the error is leaving its innermost query).
+  void attach_backtrace(const Local& l) const noexcept {
+    try {
+      throw;
+    } catch (Error& e) {
+      if (e.backtrace().empty()) {
+        try {
+          e.set_backtrace(backtrace(l));
+        } catch (...) {  // out of memory: the error goes on without one
+        }
+      }
+    } catch (...) {
+    }
+  }
+
   // "parse(File#1)" for the query this thread is running, for error messages.
   std::string current_query(const Local& l) const {
     return l.depth ? describe(l.frames[l.depth - 1].key) : std::string("<top level>");
@@ -708,7 +752,7 @@ class Runtime {
   void record_read(Local& l, DatabaseKey k, Durability d, bool accumulates = false) {
     if (l.depth == 0) return;
     record_dep(l, k, d, accumulates);
-    check_cancelled();
+    check_cancelled(l);
   }
   // The same without the cancellation check (on the way out of a failed read).
   void record_dep(Local& l, DatabaseKey k, Durability d, bool accumulates = false) {
@@ -1148,11 +1192,11 @@ class Runtime {
       l.waiting_on = nullptr;
       l.waiting_word = nullptr;
     }
-    check_cancelled();
+    check_cancelled(l);
   }
 
   std::atomic<Revision> revision_{1};
-  std::array<std::atomic<Revision>, 3> last_changed_{1, 1, 1};
+  std::array<std::atomic<Revision>, 4> last_changed_{1, 1, 1, 1};
   const std::uint32_t tag_;
   const std::uint64_t serial_;
 

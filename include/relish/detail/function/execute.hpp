@@ -33,6 +33,7 @@ inline auto FunctionIngredient<F, O, Cycle>::run(Db& db, Local& l, Memo& m, Data
     abandon_run(db, l, m, key, f);
     throw;
   } catch (...) {
+    rt.attach_backtrace(l);
     std::vector<DatabaseKey> made = std::move(f.created);
     --l.depth;
     rt.emit(EventKind::did_execute, key);

@@ -82,7 +82,7 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
                                                                 std::uint32_t stamp)
     -> const Value& {
   Runtime& rt = db.runtime();
-  rt.check_cancelled();
+  rt.check_cancelled(l);
   const DatabaseKey key{first_index(), id};
   memos_.ensure_size(id + 1);
   Memo& m = memos_[id];

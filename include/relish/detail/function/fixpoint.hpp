@@ -28,7 +28,7 @@ struct FunctionIngredient<F, O, Cycle>::Rounds {
   std::vector<DatabaseKey> deps;
   std::vector<CycleHead> heads;
   std::vector<DatabaseKey> created;  // the final memo owns what every round created
-  Durability durability = Durability::high;
+  Durability durability = Durability::never_change;
 
   void add(const Frame& f) {
     deps.insert(deps.end(), f.deps.begin(), f.deps.end());
@@ -159,7 +159,7 @@ inline void FunctionIngredient<F, O, Cycle>::take_carried(Memo& m, Frame& f) {
     append_missing(f.deps, x.carried.data(), x.carried.size());
     f.durability = std::min(f.durability, x.carried_durability);
     x.carried.clear();
-    x.carried_durability = Durability::high;
+    x.carried_durability = Durability::never_change;
   }
   if (!x.carried_created.empty()) {
     append_missing(f.created, x.carried_created.data(), x.carried_created.size());

@@ -57,7 +57,9 @@ template <auto F, Options O, class Cycle>
 inline bool FunctionIngredient<F, O, Cycle>::accept_clean(Db& db, Memo& m, DatabaseKey key,
                                                           bool publish) {
   Runtime& rt = db.runtime();
-  if (m.dirty.load(std::memory_order_relaxed) || !rt.accepts_clean()) return false;
+  const bool final_value = m.durability == Durability::never_change;  // nothing to check
+  if (!final_value && (m.dirty.load(std::memory_order_relaxed) || !rt.accepts_clean()))
+    return false;
   if (rt.checks_acceptance()) [[unlikely]]
     rt.check_acceptance(key, m.verified_at.load(std::memory_order_relaxed),
                         dependency_span(0, key.key));
@@ -66,7 +68,7 @@ inline bool FunctionIngredient<F, O, Cycle>::accept_clean(Db& db, Memo& m, Datab
   }
   if (m.notes_use) rt.note_used(dependency_span(0, key.key));  // interned values it read
   if (publish) m.verified_at.store(rt.revision(), std::memory_order_release);
-  rt.emit(EventKind::did_accept_clean, key);
+  if (!final_value) rt.emit(EventKind::did_accept_clean, key);
   return true;
 }
 
@@ -83,10 +85,11 @@ inline auto FunctionIngredient<F, O, Cycle>::accept_unclaimed(Db& db, Local& l, 
                                                               std::uint32_t stamp)
     -> const Value* {
   Runtime& rt = db.runtime();
-  // Unmarked (acquire: what its last publisher wrote is visible), with its value.
-  if (m.dirty.load(std::memory_order_acquire) || !m.filled.load(std::memory_order_acquire) ||
-      is_provisional(m) || (m.extra && !m.extra->created.empty()) || m.notes_use ||
-      m.key_stamp != stamp || !rt.accepts_clean())
+  // Unmarked (acquire: what its last publisher wrote is visible), with its value; or final.
+  const bool final_value = m.durability == Durability::never_change;
+  if ((!final_value && (m.dirty.load(std::memory_order_acquire) || !rt.accepts_clean())) ||
+      !m.filled.load(std::memory_order_acquire) || is_provisional(m) ||
+      (m.extra && !m.extra->created.empty()) || m.notes_use || m.key_stamp != stamp)
     return nullptr;
   if (rt.checks_acceptance()) [[unlikely]]
     rt.check_acceptance(key, verified, dependency_span(0, key.key));
@@ -94,7 +97,7 @@ inline auto FunctionIngredient<F, O, Cycle>::accept_unclaimed(Db& db, Local& l, 
   Revision expected = verified;
   if (m.verified_at.compare_exchange_strong(expected, now, std::memory_order_acq_rel,
                                             std::memory_order_acquire)) {
-    rt.emit(EventKind::did_accept_clean, key);
+    if (!final_value) rt.emit(EventKind::did_accept_clean, key);
   } else if (expected != now) {
     return nullptr;  // dropped meanwhile (its entity was deleted)
   }

@@ -76,8 +76,8 @@ struct MemoExtra {
   // depends on them, so its next (final) memo keeps them as dependencies.
   std::vector<DatabaseKey> carried;
   std::vector<DatabaseKey> carried_created;
-  Durability carried_durability = Durability::high;
-  Durability provisional_durability = Durability::high;
+  Durability carried_durability = Durability::never_change;
+  Durability provisional_durability = Durability::never_change;
   bool provisional_accumulates = false;
   std::uint32_t iteration = 0;
   // The round's id, unique in the process: a value provisional on a round of an attempt
@@ -101,7 +101,7 @@ struct Memo {
   Revision changed_at = 0;
   std::uint32_t key_stamp = 0;
   OwnerWord owner;  // thread computing or verifying it (Local::id)
-  Durability durability = Durability::high;
+  Durability durability = Durability::never_change;
   // Marked by a write as possibly affected (Runtime::invalidate): verified deeply before use.
   // Unmarked, a memo from an earlier revision is accepted in O(1). Written by the write (with
   // every reader out) and by the memo's owner; read without claiming (accept_unclaimed).
@@ -137,7 +137,7 @@ struct Memo {
     verified_at.store(0, std::memory_order_relaxed);
     changed_at = 0;
     key_stamp = 0;
-    durability = Durability::high;
+    durability = Durability::never_change;
     notes_use = false;
     accumulates = false;
   }

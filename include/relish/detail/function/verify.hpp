@@ -102,7 +102,10 @@ inline Verdict FunctionIngredient<F, O, Cycle>::verify_deps(Db& db, Local& l, Me
   const Revision verified = m.verified_at.load(std::memory_order_relaxed);
   const std::size_t hits = l.cycle_hits.size();
   const bool push_pull = rt.accepts_clean();
-  if (push_pull || rt.last_changed(m.durability) > verified) {  // else: the durability shortcut
+  // A memo that read only never-change inputs is valid for good, marked (through a stale
+  // edge) or not; else push-pull walks every marked memo, pull-only all but the durable.
+  if (m.durability != Durability::never_change &&
+      (push_pull || rt.last_changed(m.durability) > verified)) {
     const DatabaseKey* deps = m.deps.data();
     try {
       for (std::uint32_t i = 0, n = m.deps.size(); i < n; ++i) {
