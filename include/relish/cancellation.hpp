@@ -14,8 +14,10 @@
 //   // on the message thread:
 //   requests.token(id).cancel();
 //
-// A token stays cancelled: every later query on that thread throws until it takes a new
-// token (the next request does). Tokens are cheap (one shared flag) and may be copied.
+// A token stays cancelled: every later query on that thread that runs or verifies throws
+// until the thread takes a new token (the next request does); a value already verified in
+// this revision may still be returned at top level (the hot path checks nothing). Tokens are
+// cheap (one shared flag) and may be copied.
 #pragma once
 
 #include <atomic>
