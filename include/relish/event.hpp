@@ -28,6 +28,7 @@ enum class EventKind : std::uint8_t {
   will_block_on,       // another thread holds this memo; this one waits: detail = that thread
   did_cancel,          // an execution or verification was unwound by relish::Cancelled
   did_remove_input,    // an input was removed (Input::remove): key = its first field
+  did_specify,         // a memo's value was set by the query that created its key (specify)
 };
 
 inline constexpr const char* to_string(EventKind k) noexcept {
@@ -47,6 +48,7 @@ inline constexpr const char* to_string(EventKind k) noexcept {
     case EventKind::will_block_on: return "will_block_on";
     case EventKind::did_cancel: return "did_cancel";
     case EventKind::did_remove_input: return "did_remove_input";
+    case EventKind::did_specify: return "did_specify";
   }
   return "?";
 }

@@ -80,6 +80,16 @@ class QueryBase<F, O, Cycle, Db, Value, std::tuple<A...>> {
   // Database::dependencies and event filtering).
   DatabaseKey key(Database& db, const A&... args) const { return ingredient(db).key_of(args...); }
 
+  // Sets the value for key `s` (a tracked struct) from the query that created it, in the
+  // execution that creates it, instead of this query running (Options::specify). The value
+  // follows the creator: re-specified equal, readers do not re-run; not re-specified, the
+  // memo goes and the query runs normally when asked. Anywhere else, or twice, a MisuseError.
+  template <class K>
+    requires(O.specify)
+  void specify(Db& db, const K& s, Value value) const {
+    ingredient(db).specify(db, s, std::move(value));
+  }
+
   // LRU capacity (0: unbounded), changeable at run time; applied at the next revision.
   void set_lru(Database& db, std::size_t capacity) const {
     ingredient(db).set_lru_capacity(capacity);

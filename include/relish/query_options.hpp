@@ -48,6 +48,9 @@ struct Options {
   // Keep the values' estimated size (sizeof + relish::heap_size) under this many bytes, dropping
   // the least recently used at revision boundaries, like `lru`. 0: unbounded.
   std::size_t byte_budget = 0;
+  // The query (keyed on one Tracked<T>) may have its value set by the query that created the
+  // key, instead of running: Query::specify (Salsa's `#[salsa::tracked(specify)]`).
+  bool specify = false;
 };
 
 // Cycle policies: the third template argument of relish::Query.

@@ -189,6 +189,20 @@ class TrackedIngredient final : public IngredientBase {
     }
   }
 
+  // For Query::specify (specify.hpp): who created the entity, in which execution, and its
+  // durability; and bringing its creator up to date in this revision, as a read does.
+  DatabaseKey creator_of(std::uint32_t index) const { return entities_[index].identity.creator; }
+  bool created_in(std::uint32_t index, std::uint64_t serial) const {
+    return entities_[index].claimed_by == serial;
+  }
+  Durability durability_of(std::uint32_t index) const { return entities_[index].durability; }
+  void ensure_current(Database& db, Local& l, std::uint32_t index) {
+    Entity* e = entities_.get(index);
+    if (e && e->alive.load(std::memory_order_acquire) &&
+        e->validated_at.load(std::memory_order_acquire) != db.runtime().revision())
+      revalidate(db, l, *e);
+  }
+
   // Throws unless (index, stamp) names a live entity of this database.
   void check_handle(const Runtime& rt, std::uint32_t index, std::uint32_t stamp) const {
     const Entity* e = entities_.get(index);

@@ -25,6 +25,7 @@
 //   LRU eviction        verified -> evicted (at a revision boundary)        evict.hpp
 //   refill              evicted, deps unchanged -> verified; value re-run   execute.hpp
 //   discard             entity deleted (or slot reused) -> no memo          discard.hpp
+//   specify             set by the creator of its key -> verified in now    specify.hpp
 //
 // Memo storage is in memo.hpp, argument keys in keys.hpp, the Cycle parameter in
 // cycle_policy.hpp, accumulated values in accumulate.hpp, memory reports in memory_usage.hpp.
@@ -65,6 +66,16 @@ struct RestartVerification {
 };
 
 enum class Verdict : std::uint8_t { unchanged, conditional, changed };
+
+// The key's entity type of a specify query (Options::specify), else void.
+template <bool Specify, class Args>
+struct SpecifyKey {
+  using type = void;
+};
+template <class Args>
+struct SpecifyKey<true, Args> {
+  using type = std::tuple_element_t<0, Args>;
+};
 
 template <auto F, Options O, class Cycle = NoCycleRecovery>
 class FunctionIngredient final : public IngredientBase {
@@ -120,6 +131,12 @@ class FunctionIngredient final : public IngredientBase {
   DatabaseKey key_of(const A&... args) {
     return DatabaseKey{first_index(), keys_.key_of(args...).first};
   }
+
+  // specify.hpp
+  template <class K>
+  void specify(Db& db, const K& key, Value&& v);
+  void delete_entity(Database& base, std::uint32_t id) override;
+  void mark_validated(std::uint32_t id, Revision now) override;
 
   // discard.hpp
   void on_entity_deleted(Database& base, std::uint32_t owner, std::uint32_t index,
@@ -259,6 +276,11 @@ class FunctionIngredient final : public IngredientBase {
   // discard.hpp
   void discard(Db& db, Memo& m);
 
+  // specify.hpp
+  using KeyEntity = typename SpecifyKey<O.specify, Args>::type;
+  void ensure_creator_current(Db& db, Local& l, std::uint32_t id);
+  static DatabaseKey existence_of_key(Db& db, std::uint32_t id);
+
   // invalidate.hpp
   bool accept_clean(Db& db, Memo& m, DatabaseKey key, bool publish);
   const Value* accept_unclaimed(Db& db, Local& l, Memo& m, DatabaseKey key, Revision verified,
@@ -287,4 +309,5 @@ class FunctionIngredient final : public IngredientBase {
 #include "relish/detail/function/fixpoint.hpp"
 #include "relish/detail/function/invalidate.hpp"
 #include "relish/detail/function/memory_usage.hpp"
+#include "relish/detail/function/specify.hpp"
 #include "relish/detail/function/verify.hpp"

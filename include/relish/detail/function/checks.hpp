@@ -27,6 +27,11 @@
 #include "relish/detail/value.hpp"
 #include "relish/query_options.hpp"
 
+namespace relish {
+template <class T>
+class Tracked;
+}  // namespace relish
+
 namespace relish::detail {
 
 // ---- function ----
@@ -269,6 +274,31 @@ struct CycleCheck<CycleFallback<Fallback>, O, Db, V, Args> {
   static constexpr bool ok = fallback_ok && !O.no_eq;
 };
 
+// ---- specify ----
+
+template <class K>
+struct IsTrackedHandle : std::false_type {};
+template <class T>
+struct IsTrackedHandle<Tracked<T>> : std::true_type {};
+
+template <Options O, class Args, class Cycle>
+struct SpecifyCheck {
+  static constexpr bool one_tracked_key = [] {
+    if constexpr (std::tuple_size_v<Args> != 1) {
+      return false;
+    } else {
+      return IsTrackedHandle<std::tuple_element_t<0, Args>>::value;
+    }
+  }();
+  static_assert(!O.specify || one_tracked_key,
+                "relish::Options::specify: the query must take exactly one key, a "
+                "relish::Tracked<T> (the query that creates the struct specifies its value)");
+  static_assert(!O.specify || std::is_same_v<Cycle, NoCycleRecovery>,
+                "relish::Options::specify: a specify query cannot have cycle recovery");
+  static constexpr bool ok =
+      !O.specify || (one_tracked_key && std::is_same_v<Cycle, NoCycleRecovery>);
+};
+
 // ---- all of it ----
 
 template <auto F, Options O, class Cycle>
@@ -276,7 +306,8 @@ struct DeclarationCheck {
   using T = FnTraits<decltype(F)>;
   static constexpr bool ok =
       KeysCheck<typename T::Args>::ok && ValueCheck<typename T::Value, O>::ok &&
-      CycleCheck<Cycle, O, typename T::Db, typename T::Value, typename T::Args>::ok;
+      CycleCheck<Cycle, O, typename T::Db, typename T::Value, typename T::Args>::ok &&
+      SpecifyCheck<O, typename T::Args, Cycle>::ok;
 };
 struct FailedCheck {
   static constexpr bool ok = false;

@@ -21,7 +21,7 @@ inline void FunctionIngredient<F, O, Cycle>::evict_values(Database& db) {
   std::size_t bytes = 0;
   for (std::uint32_t i = 0; i < memos_.size(); ++i) {
     const Memo& m = memos_[i];
-    if (m.value) {
+    if (m.value && !m.assigned) {  // a specified value cannot be re-computed: it stays
       live.push_back({m.last_used.load(std::memory_order_relaxed), i});
       if (byte_budget_ != 0) bytes += measured_bytes(memos_[i]);
     }

@@ -70,6 +70,7 @@ auto FunctionIngredient<F, O, Cycle>::fetch_cold(Db& db, Local& l, std::uint32_t
     H::ingredient(db).check_handle(rt, id, stamp);
   }
   try {
+    ensure_creator_current(db, l, id);  // specify queries: the creator may set this memo
     return fetch_cold_claimed(db, l, id, stamp);
   } catch (...) {
     rt.record_dep(l, DatabaseKey{first_index(), id}, Durability::low);
@@ -124,6 +125,12 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
       } else {
         if (m.key_stamp != stamp && (m.verified_at.load(std::memory_order_relaxed) != 0 || m.value))
           discard(db, m);  // a memo of another entity that had this index
+        if constexpr (O.specify) {
+          // Specified before, and its creator (running on this thread) has not again: the
+          // query computes it itself.
+          if (m.assigned && m.verified_at.load(std::memory_order_relaxed) != rt.revision())
+            discard(db, m);
+        }
         const Revision verified = m.verified_at.load(std::memory_order_relaxed);
         // A conditional verdict leans on a cycle head still being verified: not good enough
         // for a value that is about to be used.

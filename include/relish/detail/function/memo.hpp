@@ -117,6 +117,9 @@ struct Memo {
   // memos without (salsa: accumulated_inputs). May stay true after they stop; never false
   // while there are some (see finish()).
   bool accumulates = false;
+  // Its value was set by Query::specify, by the query that created its key: it is current
+  // when that query is (specify.hpp). Written and read by the memo's owner.
+  bool assigned = false;
 
   std::size_t value_bytes() const noexcept { return extra ? extra->value_bytes : 0; }
   std::vector<DatabaseKey>* created() const noexcept {
@@ -140,6 +143,7 @@ struct Memo {
     durability = Durability::never_change;
     notes_use = false;
     accumulates = false;
+    assigned = false;
   }
 };
 

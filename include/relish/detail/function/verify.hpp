@@ -16,6 +16,10 @@ inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base,
   if (!m) return true;
   const DatabaseKey key{first_index(), id};
   Local* l = nullptr;
+  if constexpr (O.specify) {
+    l = &rt.local();
+    ensure_creator_current(db, *l, id);
+  }
   for (;;) {
     const Revision verified = m->verified_at.load(std::memory_order_acquire);
     if (verified == rt.revision()) return changed_after(*m, sub, after);
@@ -31,6 +35,12 @@ inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base,
       if (m->verified_at.load(std::memory_order_relaxed) == rt.revision())
         return changed_after(*m, sub, after);
       if (m->verified_at.load(std::memory_order_relaxed) == 0) return true;
+      if constexpr (O.specify) {
+        if (m->assigned) {  // its creator is current (above) and did not specify it again
+          discard(db, *m);
+          return true;
+        }
+      }
       if (accept_clean(db, *m, key, true)) return changed_after(*m, sub, after);
       Verdict v = verify_or_restart(db, *l, *m, key);
       if (v == Verdict::changed) {
