@@ -174,6 +174,12 @@ class FunctionIngredient final : public IngredientBase {
     return m->extra->round;
   }
 
+  std::int64_t cycle_attempt(std::uint32_t id) const override {
+    const Memo* m = memos_.get(id);
+    if (!m || !m->extra || !m->extra->head_executing) return -1;
+    return m->extra->attempt;
+  }
+
   OwnerWord* owner_word(std::uint32_t id) override {
     Memo* m = memos_.get(id);
     return m ? &m->owner : nullptr;
@@ -266,6 +272,10 @@ class FunctionIngredient final : public IngredientBase {
   void execute_fixpoint(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp,
                         bool verified);
   static void carry_over(Memo& m);
+  static const CycleHead* iterating_outer_head(Runtime& rt, const Local& l,
+                                               const std::vector<CycleHead>& heads);
+  static std::pair<DatabaseKey, std::int64_t> outermost_iteration(Runtime& rt, const Local& l);
+  static void keep_for_resume(Runtime& rt, Memo& m);
   static void take_carried(Memo& m, Frame& f);
   static void finalize_round(Db& db, Local& l, DatabaseKey head, std::uint32_t iteration,
                              Frame& head_frame, std::size_t mark);

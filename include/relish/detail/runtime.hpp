@@ -134,6 +134,8 @@ class IngredientBase {
   // Fixpoint iteration: the current iteration of memo `key` if it is a cycle head being
   // computed, else -1. Only the thread that owns the memo may ask.
   virtual std::int64_t cycle_iteration(std::uint32_t /*key*/) const { return -1; }
+  // The id of the fixpoint iteration (all its rounds) it is running as a head, or -1.
+  virtual std::int64_t cycle_attempt(std::uint32_t /*key*/) const { return -1; }
   // The ownership word of memo `key` (nullptr for ingredients without memos): who is computing
   // a cycle head, for threads that meet another thread's provisional values.
   virtual OwnerWord* owner_word(std::uint32_t /*key*/) { return nullptr; }
@@ -316,6 +318,9 @@ struct Local {
   // progress, and memos computed provisionally in the cycles being iterated.
   std::vector<DatabaseKey> cycle_hits;
   std::vector<DatabaseKey> provisional;
+  // Outer heads whose component an inner head found unsettled (execute_fixpoint): they
+  // iterate again even if their own value did not change.
+  std::vector<DatabaseKey> unsettled_heads;
   // Wait-for graph edge, guarded by Runtime::locals_mu_.
   Local* waiting_on = nullptr;
   DatabaseKey waiting_for;

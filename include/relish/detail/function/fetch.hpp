@@ -116,6 +116,7 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
           }
           case Round::stale:
             carry_over(m);
+            keep_for_resume(rt, m);
             clear_provisional(m);
             execute(db, l, m, key, stamp, false);
             break;
@@ -184,6 +185,7 @@ inline auto FunctionIngredient<F, O, Cycle>::reentered_in_execution(Db& db, Loca
         x.early_mark = l.provisional.size();
         x.iteration = 0;
         x.round = next_round_id();
+        x.attempt = x.round;
         x.provisional.reset();
         x.head_inputs.clear();
       }

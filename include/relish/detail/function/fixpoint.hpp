@@ -69,10 +69,15 @@ inline void FunctionIngredient<F, O, Cycle>::execute_fixpoint(Db& db, Local& l, 
   if (!x.early_start) {  // a round 0 started early keeps its start value and round id
     x.iteration = 0;
     x.round = next_round_id();
+    x.attempt = x.round;
     x.provisional.reset();
+    // An inner head in an outer head's component goes on from its last pass.
+    if (x.resume) x.provisional = std::move(x.resume);
     x.head_inputs.clear();
   }
+  x.resume.reset();
   x.early_start = false;
+  std::erase(l.unsettled_heads, key);
   x.head_executing = true;
   struct HeadDone {
     Memo& m;
@@ -107,7 +112,24 @@ inline void FunctionIngredient<F, O, Cycle>::execute_fixpoint(Db& db, Local& l, 
       Value next = same ? std::move(result)
                         : CycleRecover<Cycle>::apply(db, std::move(result), x.iteration + 1,
                                                      key, stamp, keys_);
-      if (!same && (!x.provisional || !values_equal(*x.provisional, next))) {
+      const bool settled = same || (x.provisional && values_equal(*x.provisional, next));
+      // Nested cycles iterate as one component (Salsa's per-SCC fixpoint): a head whose
+      // round read an outer head that is iterating on this thread does not iterate alone
+      // (holding the outer value fixed, it may never settle). It makes one pass per round
+      // of the outer head, going on from its last value, and holds the outer head's
+      // iteration open until a pass leaves it unchanged.
+      const bool component_unsettled = std::erase(l.unsettled_heads, key) != 0;
+      if (const CycleHead* outer = iterating_outer_head(rt, l, f.cycle_heads)) {
+        if (!settled || component_unsettled) {  // heads inside it did not settle either
+          for (const CycleHead& h : f.cycle_heads)
+            if (executing(l, h.head) && std::find(l.unsettled_heads.begin(),
+                                                  l.unsettled_heads.end(),
+                                                  h.head) == l.unsettled_heads.end())
+              l.unsettled_heads.push_back(h.head);
+        }
+        (void)outer;
+        result = std::move(next);  // stored provisional on the outer heads (finish)
+      } else if (!settled || component_unsettled) {
         if (x.iteration + 1 >= CycleTraits<Cycle>::max_iterations) {
           // The frame is still up: execute() fails the run (memo and entities go).
           throw CycleError({rt.describe(key) + " did not converge after " +
@@ -123,8 +145,9 @@ inline void FunctionIngredient<F, O, Cycle>::execute_fixpoint(Db& db, Local& l, 
         rt.emit(EventKind::did_execute, key);
         rt.emit(EventKind::will_iterate_cycle, key, x.iteration);
         continue;
+      } else {
+        result = std::move(next);
       }
-      result = std::move(next);
     }
     // Converged: what was computed against this head's last round becomes final.
     x.head_executing = false;
@@ -139,6 +162,54 @@ inline void FunctionIngredient<F, O, Cycle>::execute_fixpoint(Db& db, Local& l, 
     finish(db, l, m, key, stamp, false, std::move(result));
     return;
   }
+}
+
+// The first of `heads` that is a fixpoint head iterating on this thread, further up.
+template <auto F, Options O, class Cycle>
+inline const CycleHead* FunctionIngredient<F, O, Cycle>::iterating_outer_head(
+    Runtime& rt, const Local& l, const std::vector<CycleHead>& heads) {
+  for (const CycleHead& h : heads) {
+    if (!executing(l, h.head)) continue;
+    IngredientBase& ing = rt.ingredient_at(h.head);
+    const OwnerWord* word = ing.owner_word(h.head.key);
+    if (word && word->owner() == l.id && ing.cycle_attempt(h.head.key) >= 0) return &h;
+  }
+  return nullptr;
+}
+
+// The fixpoint head iterating on this thread lowest on the stack, and its attempt (-1: none).
+// Every iteration nested in it, on this thread, is part of its run.
+template <auto F, Options O, class Cycle>
+inline std::pair<DatabaseKey, std::int64_t> FunctionIngredient<F, O, Cycle>::outermost_iteration(
+    Runtime& rt, const Local& l) {
+  for (std::size_t i = 0; i < l.depth; ++i) {
+    const DatabaseKey k = l.frames[i].key;
+    IngredientBase& ing = rt.ingredient_at(k);
+    const OwnerWord* word = ing.owner_word(k.key);
+    if (!word || word->owner() != l.id) continue;
+    if (const std::int64_t a = ing.cycle_attempt(k.key); a >= 0) return {k, a};
+  }
+  return {DatabaseKey{}, -1};
+}
+
+// A provisional memo from an earlier round is about to run again (as a participant, or as an
+// inner head of a component): while the outermost iteration it was computed in goes on, it
+// starts from its last provisional value rather than from Initial. Under a monotone
+// iteration from Initial that value is at most the least fixpoint, so starting there is
+// sound; starting again from Initial would make the component's values go down and up.
+template <auto F, Options O, class Cycle>
+inline void FunctionIngredient<F, O, Cycle>::keep_for_resume(Runtime& rt, Memo& m) {
+  MemoExtra& x = *m.extra;
+  if constexpr (kCycle == 1) {
+    if (x.outer_attempt >= 0 && x.provisional) {
+      IngredientBase& outer = rt.ingredient_at(x.outer);
+      const OwnerWord* word = outer.owner_word(x.outer.key);
+      if (word && word->owner() == rt.local().id &&
+          outer.cycle_attempt(x.outer.key) == x.outer_attempt)
+        x.resume = std::move(x.provisional);
+    }
+  }
+  x.outer_attempt = -1;
 }
 
 // A provisional memo from an earlier round is about to be re-run: keep what it read, and
@@ -202,6 +273,7 @@ inline void FunctionIngredient<F, O, Cycle>::store_provisional(Db& db, Local& l,
   MemoExtra& x = m.ensure_extra();
   x.provisional = std::move(result);
   x.heads = f.cycle_heads;
+  if constexpr (kCycle == 1) std::tie(x.outer, x.outer_attempt) = outermost_iteration(rt, l);
   m.provisional.store(true, std::memory_order_release);
   x.provisional_durability = f.durability;
   x.provisional_accumulates = f.accumulates || !f.accumulated.empty();

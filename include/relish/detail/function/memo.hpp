@@ -84,6 +84,14 @@ struct MemoExtra {
   // that was abandoned (an error, a cancellation) never passes for one of a later attempt.
   std::uint32_t round = 0;
   bool head_executing = false;
+  // The head's iteration (cycle_attempt): an id per run of rounds, from round 0.
+  std::uint32_t attempt = 0;
+  // An inner head iterated as part of an outer head's component (execute_fixpoint): its last
+  // value, where its next pass starts while that outer iteration (`outer`, `outer_attempt`)
+  // goes on.
+  std::optional<Value> resume;
+  DatabaseKey outer;
+  std::int64_t outer_attempt = -1;
   bool computing_start = false;  // Initial / Fallback running
   // Round 0 started while it was still being verified (see reentered_in_execution), with
   // l.provisional's size then.
