@@ -31,6 +31,9 @@
 //   nested_cold               salsa's measured loop: a fresh database, fetch infer_def(x0).
 //   nested_edit               on a warm database, set x0's increment to 1 (every set grows:
 //                             Top) and fetch infer_def(x0), then back to 0 ({0}) and fetch.
+//   cycle_nested_deep         salsa's cycle_nested_deep shape, one thread: a -> b -> c, c reads
+//                             d, e, b and a, d -> e -> c, b = min(c + 1, 3); a fresh database,
+//                             fetch a (3). Nested heads iterate as one component.
 // The counters `executed` and `validated` are one iteration's query executions and deep
 // verifications, counted in an untimed pass after the timed loop.
 #include <benchmark/benchmark.h>
@@ -274,5 +277,48 @@ void BM_relish_nested_edit(benchmark::State& state) {
   count_one_iteration(state, n.db, step);
 }
 BENCHMARK(BM_relish_nested_edit);
+
+// ---- cycle_nested_deep ----------------------------------------------------------------------
+
+struct DeepDb : relish::Database {};
+unsigned deep_zero(DeepDb&) { return 0; }
+unsigned deep_a_fn(DeepDb&);
+unsigned deep_b_fn(DeepDb&);
+unsigned deep_c_fn(DeepDb&);
+unsigned deep_d_fn(DeepDb&);
+unsigned deep_e_fn(DeepDb&);
+using DeepFixpoint = relish::Fixpoint<deep_zero>;
+inline constexpr relish::Query<deep_a_fn, relish::Options{.name = "a"}, DeepFixpoint> deep_a;
+inline constexpr relish::Query<deep_b_fn, relish::Options{.name = "b"}, DeepFixpoint> deep_b;
+inline constexpr relish::Query<deep_c_fn, relish::Options{.name = "c"}, DeepFixpoint> deep_c;
+inline constexpr relish::Query<deep_d_fn, relish::Options{.name = "d"}, DeepFixpoint> deep_d;
+inline constexpr relish::Query<deep_e_fn, relish::Options{.name = "e"}, DeepFixpoint> deep_e;
+unsigned deep_a_fn(DeepDb& db) { return deep_b(db); }
+unsigned deep_b_fn(DeepDb& db) { return std::min(deep_c(db) + 1, 3u); }
+unsigned deep_c_fn(DeepDb& db) {
+  const unsigned d = deep_d(db), e = deep_e(db), b = deep_b(db), a = deep_a(db);
+  return std::max({d, e, b, a});
+}
+unsigned deep_d_fn(DeepDb& db) { return deep_e(db); }
+unsigned deep_e_fn(DeepDb& db) { return deep_c(db); }
+
+void BM_relish_cycle_nested_deep(benchmark::State& state) {
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto db = std::make_unique<DeepDb>();
+    state.ResumeTiming();
+    const bool ok = deep_a(*db) == 3;
+    state.PauseTiming();
+    db.reset();
+    state.ResumeTiming();
+    if (!ok) {
+      state.SkipWithError("unexpected fixpoint");
+      return;
+    }
+  }
+  DeepDb db;
+  count_one_iteration(state, db, [&] { (void)deep_a(db); });
+}
+BENCHMARK(BM_relish_cycle_nested_deep);
 
 }  // namespace
