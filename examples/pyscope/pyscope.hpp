@@ -4,6 +4,9 @@
 // memory. The pipeline is the one in /work/shared/seeds (ty on Salsa), query by query:
 //
 //   File (input)            path, text (nullopt: read from disk), permissions, revision
+//   SearchRoot (input)      one root of the search path (project, stdlib, site-packages):
+//                           its directory and files. Project inputs are low durability,
+//                           library ones high (ty: Project LOW, library search paths HIGH)
 //   source_text(file)       the text; equality on, so an unchanged text stops everything below
 //   parsed_module(file)     ParsedModule{file, Reclaimable<Ast>}: no_eq, returns ref, LRU 200;
 //                           the AST can be cleared mid-revision and is re-parsed on load()
@@ -27,6 +30,9 @@
 //
 // Queries are `pyscope::<name>`; their functions are `pyscope::fn::<name>`, so that events and
 // Database::describe name them "semantic_index(File#3)".
+//
+// Loading: SearchPaths::discover finds the project's standard library and site-packages,
+// load_workspace scans and loads them (each file once); load() takes files held in memory.
 //
 // Threads: any number of threads may call file_diagnostics on one Db (diagnose_all does).
 // Edits (set_text, rename) happen between queries.
