@@ -582,7 +582,7 @@ int main(int argc, char** argv) {
       what += ", for imports only, high durability";
       if (r.kind == pyscope::RootKind::site_packages) what += " (--site-packages analyzes them)";
     }
-    if (r.kind == pyscope::RootKind::stdlib && r.path == opt.dir) what = "the project itself";
+    if (r.kind != pyscope::RootKind::project && r.path == opt.dir) what = "the project itself";
     std::printf("  %-13s %s: %s\n", pyscope::to_string(r.kind), path.c_str(), what.c_str());
   }
   std::printf("  and %zu builtin and %zu extension modules\n", db.builtin_modules.size(),
