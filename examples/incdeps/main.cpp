@@ -327,8 +327,10 @@ int main(int argc, char** argv) {
               stats.headers, static_cast<unsigned long long>(stats.edges),
               static_cast<unsigned long long>(stats.unresolved),
               static_cast<unsigned long long>(stats.computed));
-  std::printf("read files %.0f ms, create inputs %.0f ms, cold queries %.0f ms (%llu executed)\n",
-              read_ms, create_ms, cold_ms, static_cast<unsigned long long>(cold_counts.executed));
+  std::printf("read files %.0f ms, create inputs %.0f ms, cold queries %.0f ms (%s)\n", read_ms,
+              create_ms, cold_ms,
+              tally ? (std::to_string(cold_counts.executed) + " executed").c_str()
+                    : "events not counted");
 
   {  // most common unresolved names
     std::map<std::string, std::size_t> count;

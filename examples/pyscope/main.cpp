@@ -1,26 +1,37 @@
 // pyscope: scope analysis of a Python tree, kept up to date incrementally under edits.
 //
-//   pyscope [DIR] [--threads N] [--edits N] [--seed S] [--script FILE] [--check]
-//           [--memory-report] [--clear-asts] [--no-lru] [--dot QUERY PATH] [--trace FILE]
-//           [--show PATH] [--list] [--no-events] [--top K] [--site-packages]
+//   pyscope [DIR] [--stdlib DIR] [--site-packages] [--threads N] [--edit-threads N]
+//           [--edits N] [--seed S] [--script FILE] [--check] [--events] [--memory-report]
+//           [--clear-asts] [--no-lru] [--dot QUERY PATH] [--trace FILE] [--show PATH] [--list]
+//           [--top K] [--expect CODE=N]
 //
-// DIR defaults to /usr/lib/python3.11 (or another /usr/lib/python3.* found). Its *.py files
-// are analyzed; imports resolve against DIR, then the standard library (whose files are
-// loaded too, with high durability, when DIR is elsewhere), builtin and extension modules.
-// See pyscope.hpp for the queries.
+// DIR (the project) defaults to /usr/lib/python3.11 (or another /usr/lib/python3.* found).
+// Its *.py files are analyzed. Imports resolve along a search path, as ty's: the project
+// (first-party, first: a project module shadows a library one), the standard library (the
+// one DIR is in, else --stdlib, else Debian's), its site-packages (<stdlib>/site-packages;
+// Debian's dist-packages), then builtin and extension modules. Library files are loaded once,
+// with high durability, and read only when imported; project files have low durability. A DIR
+// inside a library root (/usr/lib/python3.11/json) is that root's files under DIR, named from
+// the root (`json.decoder`). --site-packages analyzes the site-packages roots too (the big
+// pyenv corpus); otherwise the count of files left unanalyzed is printed. See pyscope.hpp
+// (SearchPaths, load_workspace) for the loading and the queries.
 //
-// The cold pass runs file_diagnostics for every file on N threads (default: all cores)
-// sharing one database, with a progress bar on stderr when it is a terminal.
+// The cold pass runs file_diagnostics for every file on N threads (--threads; default: all
+// cores) sharing one database, with a progress bar on stderr when it is a terminal.
 //
 // Edits (one revision each) come from --script FILE, then --edits N random ones (--seed S):
-//   body PATH [FUNCTION [pass|local|undefined]]   append a line to a function's body
-//   import PATH MODULE                            append `import MODULE`
-//   rename PATH NEWNAME                           rename a module (sets the File's path)
+//   [TAG:] body PATH [FUNCTION [pass|local|undefined]]   append a line to a function's body
+//   [TAG:] import PATH MODULE                            append `import MODULE`
+//   [TAG:] rename PATH NEWNAME                           rename a module (sets the File's path)
 // PATH is relative to DIR; NEWNAME too if it contains '/', else it names a sibling. After each
-// edit every file's diagnostics are brought up to date; the time, the queries executed /
-// validated / backdated and the diagnostics that changed are printed. --check compares all
-// diagnostics with a from-scratch run in a fresh database after every edit (exit 2 if they
-// differ).
+// edit every file's diagnostics are brought up to date on --edit-threads threads (default 1,
+// on the main thread); its CPU and wall times are printed, and the diagnostics that changed.
+// The summary gives per TAG (else per kind) the CPU median, min and max and the wall median.
+// --events installs an event counter and prints what each edit executed / validated /
+// backdated (it costs time: off by default). --check compares, after the timing, all
+// diagnostics with a from-scratch run in a fresh database (exit 2 if they differ), whose memory
+// is released before the next edit. --expect CODE=N exits 3 unless the cold pass reported N
+// diagnostics of CODE (tests). The last line, "bench: ...", is for scripts/bench_pyscope.sh.
 //
 // Tools: --memory-report prints relish's per-ingredient report next to mimalloc's numbers;
 // --clear-asts clears every reclaimable AST after the cold pass, shows the memory fall, and
@@ -28,18 +39,19 @@
 // --dot QUERY PATH writes the dependency graph of one memo as Graphviz (relish::write_dot;
 // QUERY: diagnostics, semantic_index, parsed_module, source_text); --trace FILE writes a
 // Chrome trace (chrome://tracing, Perfetto; relish::TraceWriter) of every query execution and
-// deep verification; --show PATH prints a file's scopes,
-// symbols and inferred types; --list prints every diagnostic after the cold pass; --no-events
-// installs no event observer (times without its cost; counts are then not shown);
-// --site-packages analyzes site-packages and dist-packages under DIR too (skipped by default).
+// deep verification; --show PATH prints a file's scopes, symbols and inferred types; --list
+// prints every diagnostic after the cold pass. Memory figures are MiB; the peak RSS is the
+// kernel's high-water mark (VmHWM).
 #include <mimalloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -73,7 +85,8 @@ double ms_since(Clock::time_point t0) {
 
 struct Options {
   std::string dir;
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());  // the cold pass
+  unsigned edit_threads = 1;  // the update after each edit (an editor's pass: one thread)
   int random_edits = 0;
   std::uint64_t seed = 1;
   std::string script;
@@ -85,17 +98,20 @@ struct Options {
   std::string trace;
   std::string show;
   bool list = false;
-  bool events = true;
+  bool events = false;  // count what each edit re-ran (an observer on every event: slower)
   bool site_packages = false;
+  std::string stdlib;
+  std::vector<std::pair<std::string, std::size_t>> expect;  // --expect CODE=N
   std::size_t top = 10;
 };
 
 [[noreturn]] void usage(const std::string& msg) {
   std::fprintf(stderr,
-               "pyscope: %s\nusage: pyscope [DIR] [--threads N] [--edits N] [--seed S] "
-               "[--script FILE] [--check]\n               [--memory-report] [--clear-asts] "
-               "[--no-lru] [--dot QUERY PATH] [--trace FILE] [--show PATH] [--list] [--no-events] "
-               "[--top K] [--site-packages]\n",
+               "pyscope: %s\nusage: pyscope [DIR] [--stdlib DIR] [--site-packages] "
+               "[--threads N] [--edit-threads N]\n               [--edits N] [--seed S] "
+               "[--script FILE] [--check] [--events] [--memory-report]\n               "
+               "[--clear-asts] [--no-lru] [--dot QUERY PATH] [--trace FILE] [--show PATH] "
+               "[--list]\n               [--top K] [--expect CODE=N]\n",
                msg.c_str());
   std::exit(64);
 }
@@ -135,8 +151,19 @@ Options parse_args(int argc, char** argv) {
       o.list = true;
     } else if (a == "--site-packages") {
       o.site_packages = true;
-    } else if (a == "--no-events") {
+    } else if (a == "--stdlib") {
+      o.stdlib = value();
+    } else if (a == "--expect") {
+      const std::string v = value();
+      const auto eq = v.find('=');
+      if (eq == std::string::npos || eq == 0) usage("--expect takes CODE=N");
+      o.expect.emplace_back(v.substr(0, eq), std::strtoull(v.c_str() + eq + 1, nullptr, 10));
+    } else if (a == "--events") {
+      o.events = true;
+    } else if (a == "--no-events") {  // the default
       o.events = false;
+    } else if (a == "--edit-threads") {
+      o.edit_threads = static_cast<unsigned>(std::max(1, std::atoi(value().c_str())));
     } else if (a == "--top") {
       o.top = static_cast<std::size_t>(std::atoi(value().c_str()));
     } else if (a == "-h" || a == "--help") {
@@ -157,75 +184,89 @@ bool is_dir(const std::string& p) {
   return std::filesystem::is_directory(p, ec);
 }
 
-// /usr/lib/python3.11, else the newest /usr/lib/python3.N.
-std::string find_stdlib() {
-  if (is_dir("/usr/lib/python3.11")) return "/usr/lib/python3.11";
-  std::string best;
-  int best_minor = -1;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/usr/lib", ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("python3.", 0) != 0 || !is_dir(e.path().string())) continue;
-    const int minor = std::atoi(name.c_str() + 8);
-    if (minor > best_minor) {
-      best_minor = minor;
-      best = e.path().string();
-    }
-  }
-  return best;
-}
-
-std::vector<std::string> extension_modules(const std::string& stdlib) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(stdlib + "/lib-dynload", ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.size() > 3 && name.ends_with(".so")) out.push_back(name.substr(0, name.find('.')));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// User + system time of the process (wall times suffer on a loaded machine).
+// CPU time of the process, all threads (wall times suffer on a loaded machine).
 double cpu_ms() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return (static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)) * 1e3 +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 // ---- memory ---------------------------------------------------------------------------------
 
+// RSS and its high-water mark from one source (/proc/self/status), so the peak is never below
+// the current figure; mimalloc's committed bytes (nullopt when its counter has underflowed:
+// mimalloc 2.0.9 can count a decommit twice).
 struct Memory {
-  std::size_t rss = 0, peak_rss = 0, commit = 0, peak_commit = 0;
+  std::size_t rss = 0, peak_rss = 0;
+  std::optional<std::size_t> commit, peak_commit;
 };
 Memory memory_now() {
   Memory m;
-  std::size_t elapsed, user, sys, rss, peak_rss, faults;
-  mi_process_info(&elapsed, &user, &sys, &rss, &peak_rss, &m.commit, &m.peak_commit, &faults);
-  long pages = 0, resident = 0;
-  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  std::size_t elapsed, user, sys, rss, peak_rss, faults, commit = 0, peak_commit = 0;
+  mi_process_info(&elapsed, &user, &sys, &rss, &peak_rss, &commit, &peak_commit, &faults);
+  constexpr std::size_t kSane = std::size_t{1} << 46;  // 64 TiB: beyond it, an underflow
+  if (commit < kSane) m.commit = commit;
+  if (peak_commit < kSane) m.peak_commit = peak_commit;
+  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      unsigned long kb = 0;
+      if (std::sscanf(line, "VmRSS: %lu kB", &kb) == 1) m.rss = kb * 1024;
+      if (std::sscanf(line, "VmHWM: %lu kB", &kb) == 1) m.peak_rss = kb * 1024;
+    }
     std::fclose(f);
   }
-  m.rss = static_cast<std::size_t>(resident) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  m.peak_rss = static_cast<std::size_t>(ru.ru_maxrss) * 1024;
+  m.peak_rss = std::max(m.peak_rss, m.rss);
   return m;
 }
-std::string mb(std::size_t bytes) {
+// Memory figures are in MiB (2^20 bytes) everywhere.
+std::string mib(std::size_t bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
   return buf;
+}
+std::string mib(const std::optional<std::size_t>& bytes) {
+  return bytes ? mib(*bytes) : std::string("n/a (mimalloc's counter underflowed)");
 }
 void print_memory(const char* when) {
   mi_collect(true);  // return freed pages, so "committed" is what is live
   const Memory m = memory_now();
   std::printf("memory %s: RSS %s (peak %s), mimalloc committed %s (peak %s)\n", when,
-              mb(m.rss).c_str(), mb(m.peak_rss).c_str(), mb(m.commit).c_str(),
-              mb(m.peak_commit).c_str());
+              mib(m.rss).c_str(), mib(m.peak_rss).c_str(), mib(m.commit).c_str(),
+              mib(m.peak_commit).c_str());
 }
+
+// A progress bar on stderr while `done` counts up to `total` (nothing unless stderr is a
+// terminal). Stops when destroyed.
+class Progress {
+ public:
+  Progress(const char* what, std::size_t total) : what_(what), total_(total) {
+    if (isatty(STDERR_FILENO) == 0 || total == 0) return;
+    bar_ = std::thread([this] {
+      while (!finished_.load()) {
+        const std::size_t d = done.load();
+        const int width = 40, filled = static_cast<int>(width * d / total_);
+        std::fprintf(stderr, "\r%s [%s%s] %zu/%zu files", what_,
+                     std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                     std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), d, total_);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::fprintf(stderr, "\r%s\r", std::string(80, ' ').c_str());
+    });
+  }
+  ~Progress() { stop(); }
+  void stop() {
+    finished_ = true;
+    if (bar_.joinable()) bar_.join();
+  }
+  std::atomic<std::size_t> done{0};
+
+ private:
+  const char* what_;
+  std::size_t total_;
+  std::atomic<bool> finished_{false};
+  std::thread bar_;
+};
 
 // "parsed_module(File#3)" -> "parsed_module(json/decoder.py)".
 class Labeler {
@@ -283,6 +324,7 @@ struct Edit {
   std::string path;     // absolute
   std::string arg;      // function / module / new path
   std::string variant;  // body: pass | local | undefined
+  std::string tag;      // the script's "TAG:" before the verb: times are summed up per tag
 };
 const char* to_string(EditKind k) {
   switch (k) {
@@ -309,7 +351,14 @@ std::vector<Edit> read_script(const std::string& file, const std::string& dir) {
     std::istringstream ls(line);
     std::string verb, path;
     Edit e;
-    ls >> verb >> path >> e.arg >> e.variant;
+    ls >> verb;
+    if (verb.size() > 1 && verb.back() == ':') {  // "leaf: body json/tool.py main"
+      e.tag = verb.substr(0, verb.size() - 1);
+      ls >> verb;
+    }
+    ls >> path >> e.arg >> e.variant;
+    if (e.variant.starts_with("#")) e.variant.clear();
+    if (e.arg.starts_with("#")) e.arg.clear();
     const std::string where = file + ":" + std::to_string(no) + ": ";
     if (verb == "body") {
       e.kind = EditKind::body;
@@ -357,7 +406,7 @@ std::optional<std::string> apply(pyscope::Db& db, const Edit& e, int n, std::mt1
       if (to.find('/') == std::string::npos) {
         to = e.path.substr(0, e.path.rfind('/') + 1) + to;
       } else {
-        to = db.roots[0] + "/" + to;
+        to = db.project_dir + "/" + to;
       }
       if (!to.ends_with(".py")) to += ".py";
       if (pyscope::find_file(db, to)) return std::nullopt;
@@ -488,30 +537,17 @@ int main(int argc, char** argv) {
     mi_option_set(mi_option_decommit_delay, 0);
     mi_option_set(mi_option_segment_decommit_delay, 0);
   }
-  const std::string stdlib = find_stdlib();
-  if (opt.dir.empty()) opt.dir = stdlib;
+  if (opt.dir.empty()) opt.dir = pyscope::find_stdlib();
   if (opt.dir.empty()) usage("no DIR given and no /usr/lib/python3.* found");
-  opt.dir = std::filesystem::absolute(opt.dir).lexically_normal().string();
-  while (opt.dir.size() > 1 && opt.dir.back() == '/') opt.dir.pop_back();
+  opt.dir = pyscope::SearchPaths::normalize(opt.dir);
   if (!is_dir(opt.dir)) usage(opt.dir + " is not a directory");
   const bool dot_only = !opt.dot_query.empty();
 
   // ---- load -----------------------------------------------------------------------------------
-  pyscope::LoadOptions load_opt;
-  load_opt.roots = {opt.dir};
-  std::vector<pyscope::FileData> files = pyscope::scan_directory(opt.dir, opt.site_packages);
-  if (!stdlib.empty() && stdlib != opt.dir) {
-    load_opt.roots.push_back(stdlib);
-    if (opt.dir.rfind(stdlib + "/", 0) != 0) {  // the library's files, for imports into it
-      auto lib = pyscope::scan_directory(stdlib);
-      files.insert(files.end(), std::make_move_iterator(lib.begin()),
-                   std::make_move_iterator(lib.end()));
-    }
-  }
-  if (!stdlib.empty()) load_opt.extension_modules = extension_modules(stdlib);
-
+  const pyscope::SearchPaths search =
+      pyscope::SearchPaths::discover(opt.dir, opt.stdlib, opt.site_packages);
   pyscope::Db db;
-  pyscope::load(db, std::move(files), load_opt);
+  const pyscope::WorkspaceSummary loaded = pyscope::load_workspace(db, search);
   if (db.analyzed.empty()) usage("no *.py files under " + opt.dir);
   if (opt.no_lru) pyscope::parsed_module.set_lru(db, 0);
   Labeler label(db, opt.dir);
@@ -529,38 +565,42 @@ int main(int argc, char** argv) {
 
   if (dot_only) return write_dot(db, opt, label);
 
-  std::printf(
-      "pyscope: %zu files under %s (%zu files on the search path, %zu builtin and %zu "
-      "extension modules)\n",
-      db.analyzed.size(), opt.dir.c_str(), db.files.size(), db.builtin_modules.size(),
-      db.extension_modules.size());
+  std::printf("pyscope: %zu files analyzed under %s; search path (first-party first):\n",
+              db.analyzed.size(), opt.dir.c_str());
+  for (const auto& r : loaded.roots) {
+    std::string what = std::to_string(r.files) + " files";
+    std::string path = r.path;
+    if (r.kind == pyscope::RootKind::project) {
+      what += ", analyzed, low durability";
+      if (r.path != opt.dir) {
+        path = opt.dir;
+        what += "; a part of " + r.path + ", its modules named from there";
+      }
+    } else if (r.analyzed) {
+      what += ", analyzed too (--site-packages), low durability";
+    } else {
+      what += ", for imports only, high durability";
+      if (r.kind == pyscope::RootKind::site_packages) what += " (--site-packages analyzes them)";
+    }
+    if (r.kind != pyscope::RootKind::project && r.path == opt.dir) what = "the project itself";
+    std::printf("  %-13s %s: %s\n", pyscope::to_string(r.kind), path.c_str(), what.c_str());
+  }
+  std::printf("  and %zu builtin and %zu extension modules\n", db.builtin_modules.size(),
+              db.extension_modules.size());
+  if (loaded.skipped)
+    std::printf("not analyzed: %zu library files (loaded for imports only)\n", loaded.skipped);
 
   // ---- cold pass ------------------------------------------------------------------------------
-  std::atomic<std::size_t> done{0};
-  const bool progress = isatty(STDERR_FILENO) != 0;
-  std::atomic<bool> finished{false};
-  std::thread bar;
-  if (progress) {
-    bar = std::thread([&] {
-      const std::size_t total = db.analyzed.size();
-      while (!finished.load()) {
-        const std::size_t d = done.load();
-        const int width = 40, filled = static_cast<int>(width * d / total);
-        std::fprintf(stderr, "\r[%s%s] %zu/%zu files", std::string(filled, '#').c_str(),
-                     std::string(width - filled, ' ').c_str(), d, total);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      std::fprintf(stderr, "\r%s\r", std::string(70, ' ').c_str());
-    });
-  }
   Clock::time_point t0 = Clock::now();
   const double cpu0 = cpu_ms();
-  AllDiagnostics diagnostics = pyscope::diagnose_all(db, db.analyzed, opt.threads, &done);
+  Progress cold_progress("cold pass", db.analyzed.size());
+  AllDiagnostics diagnostics =
+      pyscope::diagnose_all(db, db.analyzed, opt.threads, &cold_progress.done);
   const double cold_ms = ms_since(t0);
   const double cold_cpu_ms = cpu_ms() - cpu0;
-  finished = true;
-  if (bar.joinable()) bar.join();
+  cold_progress.stop();
 
+  bool expect_failed = false;
   {
     std::map<std::string, std::size_t> by_code;
     std::vector<std::pair<std::size_t, std::size_t>> by_file;
@@ -572,10 +612,17 @@ int main(int argc, char** argv) {
       const std::string& text = pyscope::source_text(db, db.analyzed[i]);
       lines += static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     }
-    std::printf("cold pass: %.0f ms (%.0f ms CPU) on %u thread%s, %zu lines, %llu parses; %s\n",
+    std::printf("cold pass: %.0f ms wall, %.0f ms CPU on %u thread%s, %zu lines, %llu parses; %s\n",
                 cold_ms, cold_cpu_ms, opt.threads, opt.threads == 1 ? "" : "s", lines,
                 static_cast<unsigned long long>(db.parses.load()),
                 counts_line(counter, db).c_str());
+    for (const auto& [code, n] : opt.expect) {
+      const std::size_t got = by_code.contains(code) ? by_code.at(code) : 0;
+      if (got == n) continue;
+      std::fprintf(stderr, "EXPECT FAILED: %zu %s diagnostics after the cold pass, not %zu\n", got,
+                   code.c_str(), n);
+      expect_failed = true;
+    }
     std::printf("\n== %zu diagnostics ==\n", total);
     for (const auto& [code, n] : by_code) std::printf("  %-22s %zu\n", code.c_str(), n);
     std::sort(by_file.begin(), by_file.end(), [](auto& a, auto& b) { return a.first > b.first; });
@@ -627,8 +674,8 @@ int main(int argc, char** argv) {
     std::printf(
         "cleared %zu ASTs: parsed_module values %s -> %s (relish::memory_report); "
         "mimalloc committed %s -> %s (freed pages shared with live objects stay)\n",
-        cleared, mb(ast_bytes_before).c_str(), mb(parsed_module_bytes()).c_str(),
-        mb(before.commit).c_str(), mb(after.commit).c_str());
+        cleared, mib(ast_bytes_before).c_str(), mib(parsed_module_bytes()).c_str(),
+        mib(before.commit).c_str(), mib(after.commit).c_str());
     const std::uint64_t parses_before = db.parses.load();
     t0 = Clock::now();
     std::size_t nodes = 0;
@@ -664,14 +711,26 @@ int main(int argc, char** argv) {
   const std::size_t total_edits =
       scripted + static_cast<std::size_t>(std::max(0, opt.random_edits));
   std::mt19937_64 rng(opt.seed);
-  std::map<std::string, std::vector<double>> times;
-  if (total_edits) std::printf("\n== edits ==\n");
+  struct Times {
+    std::vector<double> cpu, wall, write_cpu;
+  };
+  std::map<std::string, Times> times;  // by the script's TAG, else by the edit's kind
+  double check_ms = 0;
+  if (total_edits) {
+    std::printf("\n== edits ==\n");
+    std::printf(
+        "(update after each edit: every file's diagnostics on %u thread%s, event "
+        "observer %s%s)\n",
+        opt.edit_threads, opt.edit_threads == 1 ? "" : "s", opt.events ? "on (--events)" : "off",
+        opt.check ? "; --check runs after the timing" : "");
+  }
   for (std::size_t k = 0; k < total_edits; ++k) {
     const int n = static_cast<int>(k + 1);
     const Edit e = k < scripted ? edits[k] : random_edit(db, rng, static_cast<int>(k - scripted));
+    const double wc0 = cpu_ms();
     auto w0 = Clock::now();
     const auto what = apply(db, e, n, rng);  // the write: marks what it may affect
-    const double write_ms = ms_since(w0);
+    const double write_ms = ms_since(w0), write_cpu = cpu_ms() - wc0;
     if (!what) {
       std::printf("edit %d: %s %s: does not apply, skipped\n", n, to_string(e.kind),
                   label.rel(e.path).c_str());
@@ -680,53 +739,73 @@ int main(int argc, char** argv) {
     counter.reset();
     // Timed: bringing every file up to date (the engine's work). Then, untimed, the copies
     // the diff below needs (all hits by then).
+    const double c0 = cpu_ms();
     t0 = Clock::now();
-    pyscope::check_all(db, db.analyzed, opt.threads);
-    const double edit_ms = ms_since(t0);
+    pyscope::check_all(db, db.analyzed, opt.edit_threads);
+    const double edit_ms = ms_since(t0), edit_cpu = cpu_ms() - c0;
     AllDiagnostics now = pyscope::diagnose_all(db, db.analyzed, 1);
-    times[to_string(e.kind)].push_back(edit_ms);
-    times[std::string(to_string(e.kind)) + " (write)"].push_back(write_ms);
-    std::printf("edit %d: %s %s: %s\n", n, to_string(e.kind), label.rel(e.path).c_str(),
-                what->c_str());
-    std::printf("  %.2f ms (write %.2f ms); %s\n", edit_ms, write_ms,
-                counts_line(counter, db).c_str());
+    Times& t = times[e.tag.empty() ? to_string(e.kind) : e.tag];
+    t.cpu.push_back(edit_cpu);
+    t.wall.push_back(edit_ms);
+    t.write_cpu.push_back(write_cpu);
+    std::printf("edit %d: %s%s %s: %s\n", n, e.tag.empty() ? "" : (e.tag + ": ").c_str(),
+                to_string(e.kind), label.rel(e.path).c_str(), what->c_str());
+    std::printf("  update %.2f ms CPU, %.2f ms wall (the write: %.2f ms CPU, %.2f ms wall)",
+                edit_cpu, edit_ms, write_cpu, write_ms);
+    if (opt.events) std::printf("; %s", counts_line(counter, db).c_str());
+    std::printf("\n");
     const auto changed = changes(db, label, diagnostics, now);
     if (changed.empty()) std::printf("  diagnostics unchanged\n");
     for (std::size_t c = 0; c < changed.size() && c < opt.top; ++c)
       std::printf("  %s\n", changed[c].c_str());
     if (changed.size() > opt.top) std::printf("  ... and %zu more\n", changed.size() - opt.top);
     if (opt.check) {
+      // After the timing: a from-scratch run in a fresh database, destroyed (and its pages
+      // returned with mi_collect) before the next edit, so that edit does not pay for it.
       t0 = Clock::now();
-      pyscope::Db fresh;
-      pyscope::load(fresh, pyscope::current_files(db), pyscope::load_options_of(db));
-      const AllDiagnostics expect = pyscope::diagnose_all(fresh, fresh.analyzed, opt.threads);
-      for (std::size_t i = 0; i < expect.size(); ++i) {
-        if (expect[i] == now[i]) continue;
-        std::fprintf(stderr, "\nCHECK FAILED after edit %d: %s differs from a from-scratch run:\n",
-                     n, label.rel(db.path(db.analyzed[i])).c_str());
-        AllDiagnostics one_now(now.size()), one_expect(now.size());
-        one_now[i] = now[i];
-        one_expect[i] = expect[i];
-        for (const auto& line : changes(db, label, one_expect, one_now))
-          std::fprintf(stderr, "  %s  (%s incremental)\n", line.c_str(),
-                       line[0] == '+' ? "only in" : "missing from");
-        return 2;
+      {
+        pyscope::Db fresh;
+        pyscope::load(fresh, pyscope::current_files(db), pyscope::load_options_of(db));
+        Progress progress("check: from-scratch run", fresh.analyzed.size());
+        const AllDiagnostics expect =
+            pyscope::diagnose_all(fresh, fresh.analyzed, opt.threads, &progress.done);
+        progress.stop();
+        for (std::size_t i = 0; i < expect.size(); ++i) {
+          if (expect[i] == now[i]) continue;
+          std::fprintf(stderr,
+                       "\nCHECK FAILED after edit %d: %s differs from a from-scratch run:\n", n,
+                       label.rel(db.path(db.analyzed[i])).c_str());
+          AllDiagnostics one_now(now.size()), one_expect(now.size());
+          one_now[i] = now[i];
+          one_expect[i] = expect[i];
+          for (const auto& line : changes(db, label, one_expect, one_now))
+            std::fprintf(stderr, "  %s  (%s incremental)\n", line.c_str(),
+                         line[0] == '+' ? "only in" : "missing from");
+          return 2;
+        }
       }
-      std::printf("  check: equal to a from-scratch run (%.0f ms)\n", ms_since(t0));
+      mi_collect(true);
+      const double ms = ms_since(t0);
+      check_ms += ms;
+      std::printf("  check: equal to a from-scratch run (%.0f ms; its memory released)\n", ms);
     }
     diagnostics = std::move(now);
   }
 
   if (!times.empty()) {
-    std::printf("\n== per-edit times (ms) ==\n");
-    for (auto& [kind, v] : times) {
+    auto median = [](std::vector<double> v) {
       std::sort(v.begin(), v.end());
-      double sum = 0;
-      for (double x : v) sum += x;
-      std::printf("  %-15s n=%zu  min %.2f  median %.2f  max %.2f  mean %.2f\n", kind.c_str(),
-                  v.size(), v.front(), v[v.size() / 2], v.back(),
-                  sum / static_cast<double>(v.size()));
-    }
+      return v[v.size() / 2];
+    };
+    std::printf("\n== per-edit update times (ms; CPU is the process's, on %u thread%s) ==\n",
+                opt.edit_threads, opt.edit_threads == 1 ? "" : "s");
+    std::printf("  %-15s %3s  %10s %8s %8s  %11s  %16s\n", "edit", "n", "CPU median", "min", "max",
+                "wall median", "write CPU median");
+    for (auto& [kind, t] : times)
+      std::printf("  %-15s %3zu  %10.2f %8.2f %8.2f  %11.2f  %16.2f\n", kind.c_str(), t.cpu.size(),
+                  median(t.cpu), *std::min_element(t.cpu.begin(), t.cpu.end()),
+                  *std::max_element(t.cpu.begin(), t.cpu.end()), median(t.wall),
+                  median(t.write_cpu));
     print_memory("after the edits");
     if (opt.memory_report)
       std::printf("\n== memory report (relish) ==\n%s",
@@ -739,10 +818,13 @@ int main(int argc, char** argv) {
     std::printf("trace: %zu events (%zu spans) written to %s\n", n, tracer->spans(),
                 opt.trace.c_str());
   }
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  std::printf("total %.0f ms; peak RSS %ld MB%s%s\n", ms_since(start), ru.ru_maxrss / 1024,
-              opt.no_lru ? " (no LRU)" : "",
-              opt.check ? " (includes --check's fresh databases)" : "");
-  return 0;
+  const Memory m = memory_now();
+  std::printf("total %.0f ms wall, %.0f ms CPU; peak RSS %s%s", ms_since(start), cpu_ms(),
+              mib(m.peak_rss).c_str(), opt.no_lru ? " (no LRU)" : "");
+  if (opt.check)
+    std::printf(" (including --check's fresh databases); the checks took %.0f ms", check_ms);
+  std::printf("\n");
+  std::printf("bench: cold_wall_ms=%.1f cold_cpu_ms=%.1f peak_rss_mib=%.1f files=%zu\n", cold_ms,
+              cold_cpu_ms, static_cast<double>(m.peak_rss) / (1024.0 * 1024.0), db.analyzed.size());
+  return expect_failed ? 3 : 0;
 }

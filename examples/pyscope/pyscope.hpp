@@ -4,6 +4,9 @@
 // memory. The pipeline is the one in /work/shared/seeds (ty on Salsa), query by query:
 //
 //   File (input)            path, text (nullopt: read from disk), permissions, revision
+//   SearchRoot (input)      one root of the search path (project, stdlib, site-packages):
+//                           its directory and files. Project inputs are low durability,
+//                           library ones high (ty: Project LOW, library search paths HIGH)
 //   source_text(file)       the text; equality on, so an unchanged text stops everything below
 //   parsed_module(file)     ParsedModule{file, Reclaimable<Ast>}: no_eq, returns ref, LRU 200;
 //                           the AST can be cleared mid-revision and is re-parsed on load()
@@ -13,8 +16,11 @@
 //                           content is unchanged keeps its previous allocation...
 //   place_table(scope)      ...so these extraction queries (returns deref) backdate by pointer
 //   use_def_map(scope)      and nothing that read an unchanged scope re-runs
-//   module_index()          module name -> file, over the search roots (reads every path)
-//   resolve_module(name)    keyed by a plain ModuleName struct, interned by relish
+//   module_index(root)      module name -> file, for one search root (project, stdlib,
+//                           site-packages): reads only that root's paths, so a library
+//                           root's index is high durability and a project rename leaves it
+//   resolve_module(name)    keyed by a plain ModuleName struct, interned by relish; walks the
+//                           roots first-party first
 //   infer_definition_type(definition), symbol_type(scope, name)
 //                           Interned types: int, str, None, modules, functions, classes, unions
 //   scope_diagnostics(scope)  lines relative to the scope, so a scope that only moved is equal
@@ -24,6 +30,9 @@
 //
 // Queries are `pyscope::<name>`; their functions are `pyscope::fn::<name>`, so that events and
 // Database::describe name them "semantic_index(File#3)".
+//
+// Loading: SearchPaths::discover finds the project's standard library and site-packages,
+// load_workspace scans and loads them (each file once); load() takes files held in memory.
 //
 // Threads: any number of threads may call file_diagnostics on one Db (diagnose_all does).
 // Edits (set_text, rename) happen between queries.
@@ -74,12 +83,29 @@ struct FileData {
 };
 using File = relish::Input<FileData>;
 
-// Every file the module resolver can see. Files are never added or removed (a rename sets
-// the path), so the listing is set once.
-struct WorkspaceData {
+// One root of the module search path, as ty has them: the project (first-party), the
+// standard library, site-packages. Module names of its files are relative to `path`. The
+// listing is set once (files are never added or removed; a rename sets a File's path and the
+// file stays in its root). Created with the durability of its files: low for the project,
+// high for the library, so module_index(root) of a library root is high too.
+enum class RootKind : std::uint8_t { project, stdlib, site_packages };
+inline const char* to_string(RootKind k) {
+  switch (k) {
+    case RootKind::project:
+      return "project";
+    case RootKind::stdlib:
+      return "stdlib";
+    case RootKind::site_packages:
+      return "site-packages";
+  }
+  return "?";
+}
+struct SearchRootData {
+  std::string path;
+  RootKind kind = RootKind::project;
   std::vector<File> files;
 };
-using Workspace = relish::Input<WorkspaceData>;
+using SearchRoot = relish::Input<SearchRootData>;
 
 struct PlaceTable;
 struct UseDefMap;
@@ -111,8 +137,9 @@ class ReuseCache {
 }  // namespace detail
 
 struct Db : relish::Database {
-  Workspace workspace;
-  // Module search roots in order: the analyzed directory first, then the standard library.
+  // The module search path in resolution order (first-party first, as ty): the project's
+  // root, then the standard library, then site-packages. `roots` holds their paths (fixed).
+  std::vector<SearchRoot> search_path;
   std::vector<std::string> roots;
   // Modules compiled into the interpreter, and extension modules (lib-dynload/*.so): they
   // resolve, but have no Python source. Fixed after load().
@@ -120,8 +147,12 @@ struct Db : relish::Database {
   std::vector<std::string> extension_modules;
   // The same files as the workspace, for code outside queries.
   std::vector<File> files;
-  // The files under roots[0]: the ones whose diagnostics are reported.
+  // The project's files (and site-packages' when they are analyzed too): the ones whose
+  // diagnostics are reported.
   std::vector<File> analyzed;
+  std::vector<std::uint32_t> file_roots;  // per file (as `files`): its root in search_path
+  std::string project_dir;                // the analyzed directory
+  bool analyze_site_packages = false;
   // How many times a module was parsed (a cleared AST re-parsed counts too).
   std::atomic<std::uint64_t> parses{0};
   detail::ReuseCache reuse;
@@ -763,6 +794,11 @@ class IndexBuilder {
           const std::string& bound = alias.aux != pysyntax::kNoName ? str(alias.aux) : member;
           bind(bound, alias.line, DefKind::import_from, ValueHint::unknown,
                std::string(n.aux, '.') + module + (module.empty() ? "" : ".") + member);
+          // `from . import x` in a package's __init__: x is a submodule, and this binding
+          // must not count as the package defining x (the import would satisfy itself).
+          if (is_package_ && n.aux == 1 && module.empty() && stack_.size() == 1 &&
+              alias.aux == pysyntax::kNoName)
+            flag(bound, kSubmodule);
         }
         break;
       }
@@ -1105,6 +1141,8 @@ struct ModuleName {
   std::string name;  // "json.decoder"
 };
 
+// One search root's modules: name -> entry, a package before a module before a namespace
+// package (a directory above some module) within the root.
 struct ModuleIndex {
   absl::flat_hash_map<std::string, ModuleEntry> modules;
   friend bool operator==(const ModuleIndex&, const ModuleIndex&) = default;
@@ -1126,34 +1164,49 @@ inline bool is_identifier(std::string_view s) {
   });
 }
 
-inline ModuleInfo module_info_of(const std::vector<std::string>& roots, std::string_view path) {
-  for (std::uint32_t r = 0; r < roots.size(); ++r) {
-    const std::string& root = roots[r];
-    if (path.size() <= root.size() + 1 || path.compare(0, root.size(), root) != 0 ||
-        path[root.size()] != '/')
-      continue;
-    std::string_view rel = path.substr(root.size() + 1);
-    if (rel.size() < 4 || rel.substr(rel.size() - 3) != ".py") return {};
-    rel.remove_suffix(3);
-    ModuleInfo info;
-    info.root = r;
-    std::size_t start = 0;
-    while (start <= rel.size()) {
-      const std::size_t slash = std::min(rel.find('/', start), rel.size());
-      const std::string_view part = rel.substr(start, slash - start);
-      if (slash == rel.size() && part == "__init__") {
-        info.is_package = true;
-        break;
-      }
-      if (!is_identifier(part)) return {};
-      if (!info.name.empty()) info.name += '.';
-      info.name.append(part);
-      start = slash + 1;
+inline bool is_under(std::string_view path, std::string_view dir) {
+  return path.size() > dir.size() + 1 && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
+}
+
+// The module a file under `root` is, relative to it.
+inline ModuleInfo module_info_in(std::string_view root, std::string_view path) {
+  if (!is_under(path, root)) return {};
+  std::string_view rel = path.substr(root.size() + 1);
+  if (rel.size() < 4 || rel.substr(rel.size() - 3) != ".py") return {};
+  rel.remove_suffix(3);
+  ModuleInfo info;
+  std::size_t start = 0;
+  while (start <= rel.size()) {
+    const std::size_t slash = std::min(rel.find('/', start), rel.size());
+    const std::string_view part = rel.substr(start, slash - start);
+    if (slash == rel.size() && part == "__init__") {
+      info.is_package = true;
+      break;
     }
-    if (info.name.empty()) return {};
-    return info;
+    if (!is_identifier(part)) return {};
+    if (!info.name.empty()) info.name += '.';
+    info.name.append(part);
+    start = slash + 1;
   }
-  return {};
+  if (info.name.empty()) return {};
+  return info;
+}
+
+// Relative to the innermost root that contains the file (site-packages inside a stdlib tree
+// names its modules from site-packages); of equal roots, the first.
+inline ModuleInfo module_info_of(const std::vector<std::string>& roots, std::string_view path) {
+  std::uint32_t best = 0;
+  bool found = false;
+  for (std::uint32_t r = 0; r < roots.size(); ++r)
+    if (is_under(path, roots[r]) && (!found || roots[r].size() > roots[best].size())) {
+      best = r;
+      found = true;
+    }
+  if (!found) return {};
+  ModuleInfo info = module_info_in(roots[best], path);
+  info.root = best;
+  return info;
 }
 
 namespace fn {
@@ -1161,49 +1214,62 @@ inline ModuleInfo module_info(Db& db, File file) {
   return module_info_of(db.roots, file.get(db, &FileData::path));
 }
 
-// Module name -> where it is found, in Python's search order: builtin modules, then each
-// root (a package before a module), then extension modules, then namespace packages.
-inline ModuleIndex module_index(Db& db) {
+// The modules of one search root. Reads only that root's listing and its files' paths: a
+// library root's index is high durability, and a rename in the project re-runs only the
+// project's index.
+inline ModuleIndex module_index(Db& db, SearchRoot root) {
   ModuleIndex index;
-  absl::flat_hash_map<std::string, std::uint32_t> rank;
-  auto offer = [&](const std::string& name, ModuleEntry e, std::uint32_t r) {
+  absl::flat_hash_map<std::string, std::uint8_t> rank;
+  auto offer = [&](const std::string& name, ModuleEntry e, std::uint8_t r) {
     auto [it, inserted] = rank.try_emplace(name, r);
     if (!inserted && it->second <= r) return;
     it->second = r;
     index.modules[name] = e;
   };
-  for (const auto& m : db.builtin_modules) offer(m, {ModuleKind::builtin, {}}, 0);
-  const auto roots = static_cast<std::uint32_t>(db.roots.size());
-  for (const File f : db.workspace.get(db, &WorkspaceData::files)) {
-    const ModuleInfo info = module_info_of(db.roots, f.get(db, &FileData::path));
+  const std::string& base = root.get(db, &SearchRootData::path);
+  for (const File f : root.get(db, &SearchRootData::files)) {
+    const ModuleInfo info = module_info_in(base, f.get(db, &FileData::path));
     if (info.name.empty()) continue;
     offer(info.name, {info.is_package ? ModuleKind::package : ModuleKind::source, f},
-          1 + info.root * 2 + (info.is_package ? 0 : 1));
+          info.is_package ? 0 : 1);
     // Every directory above is at least a namespace package.
     for (std::size_t dot = info.name.rfind('.'); dot != std::string::npos;
          dot = info.name.rfind('.', dot - 1)) {
-      offer(info.name.substr(0, dot), {ModuleKind::namespace_package, {}},
-            2 + roots * 2 + info.root);
+      offer(info.name.substr(0, dot), {ModuleKind::namespace_package, {}}, 2);
       if (dot == 0) break;
     }
   }
-  for (const auto& m : db.extension_modules) offer(m, {ModuleKind::extension, {}}, 1 + roots * 2);
   return index;
 }
 
 }  // namespace fn
 inline constexpr relish::Query<fn::module_info> module_info;
-// Re-runs when a path changes (a rename); resolve_module memos then re-run and backdate
-// unless their answer changed.
+// Re-runs when a path of its root changes (a rename); resolve_module memos then re-run and
+// backdate unless their answer changed.
 inline constexpr relish::Query<fn::module_index, relish::Options{.returns = relish::Returns::ref}>
     module_index;
 
 namespace fn {
+// Python's search order: builtin modules, then a regular package or module in the first
+// root that has one (first-party first: a project module shadows a library one, as in ty),
+// then extension modules, then the first root's namespace package. Reads the indices of the
+// roots up to the one that answers (the project's always: it comes first).
 inline std::optional<ModuleEntry> resolve_module(Db& db, const ModuleName& name) {
-  const ModuleIndex& index = pyscope::module_index(db);
-  auto it = index.modules.find(name.name);
-  if (it == index.modules.end()) return std::nullopt;
-  return it->second;
+  if (std::find(db.builtin_modules.begin(), db.builtin_modules.end(), name.name) !=
+      db.builtin_modules.end())
+    return ModuleEntry{ModuleKind::builtin, {}};
+  std::optional<ModuleEntry> namespace_package;
+  for (const SearchRoot root : db.search_path) {
+    const ModuleIndex& index = pyscope::module_index(db, root);
+    auto it = index.modules.find(name.name);
+    if (it == index.modules.end()) continue;
+    if (it->second.kind != ModuleKind::namespace_package) return it->second;
+    if (!namespace_package) namespace_package = it->second;
+  }
+  if (std::find(db.extension_modules.begin(), db.extension_modules.end(), name.name) !=
+      db.extension_modules.end())
+    return ModuleEntry{ModuleKind::extension, {}};
+  return namespace_package;
 }
 }  // namespace fn
 inline constexpr relish::Query<fn::resolve_module> resolve_module;
@@ -1475,8 +1541,9 @@ inline bool detail::module_has_member(Db& db, const ModuleEntry& m, const std::s
   if (m.kind == ModuleKind::builtin || m.kind == ModuleKind::extension) return true;  // no source
   if (m.kind != ModuleKind::namespace_package) {
     const PlaceTable& t = place_table(db, ScopeId{m.file, 0});
-    if (const Symbol* s = t.find(member); s && (s->flags & (kBound | kBoundInNested | kDeclared)))
-      return true;
+    if (const Symbol* s = t.find(member);
+        s && (s->flags & (kBound | kBoundInNested | kDeclared)) && !(s->flags & kSubmodule))
+      return true;  // (a submodule the package imports is looked up as a module, below)
     // A module-level __getattr__, globals() or a star import can provide any name.
     if (!t.star_imports.empty() || t.dynamic_globals) return true;
     if (is_module_attribute(member)) return true;
@@ -1524,35 +1591,80 @@ inline std::vector<std::string> default_builtin_modules() {
 }
 
 struct LoadOptions {
-  std::vector<std::string> roots;  // roots[0]: the analyzed directory
+  // The search path in resolution order: roots[0] is the project's root (module names of its
+  // files are relative to it), then the standard library, then site-packages. A directory may
+  // appear twice: for a project inside the standard library, roots[0] and roots[1] are both
+  // the library's directory (the project lists the files under project_dir, the library the
+  // rest).
+  std::vector<std::string> roots;
+  // Per root; if missing: roots[0] project, roots[1] stdlib, the rest site-packages.
+  std::vector<RootKind> kinds;
+  std::string project_dir;             // the analyzed directory; empty: roots[0]
+  bool analyze_site_packages = false;  // report the site-packages roots' diagnostics too
+  // The root of each file, by index into roots (kNoRoot: none); empty: by path, the innermost
+  // root that contains the file (roots[0] only for files under project_dir).
+  std::vector<std::uint32_t> file_roots;
   std::vector<std::string> builtin_modules = default_builtin_modules();
   std::vector<std::string> extension_modules;  // e.g. from <stdlib>/lib-dynload
-  // Durability of files outside roots[0] (the standard library changes rarely).
+  // Durability of the library's files (the standard library changes rarely). Analyzed files
+  // are low, like ty's project files.
   relish::Durability library_durability = relish::Durability::high;
 };
+inline constexpr std::uint32_t kNoRoot = 0xFFFFFFFFu;
 
-// Creates one File per entry. Files under roots[0] are the analyzed ones.
+inline RootKind root_kind(const LoadOptions& opt, std::size_t r) {
+  if (r < opt.kinds.size()) return opt.kinds[r];
+  return r == 0 ? RootKind::project : r == 1 ? RootKind::stdlib : RootKind::site_packages;
+}
+
+// Creates one File per entry, and one SearchRoot per root listing its files. The project's
+// files (and site-packages' when analyze_site_packages) are the analyzed ones: low
+// durability. The others are the library's: library_durability, and so are their roots.
 inline void load(Db& db, std::vector<FileData> files, const LoadOptions& opt) {
   db.roots = opt.roots;
   db.builtin_modules = opt.builtin_modules;
   db.extension_modules = opt.extension_modules;
-  const std::string& main_root = db.roots.at(0);
-  for (auto& data : files) {
-    const bool analyzed = data.path.size() > main_root.size() &&
-                          data.path.compare(0, main_root.size(), main_root) == 0 &&
-                          data.path[main_root.size()] == '/';
-    const File f = File::create(db, std::move(data),
+  db.project_dir = opt.project_dir.empty() ? db.roots.at(0) : opt.project_dir;
+  db.analyze_site_packages = opt.analyze_site_packages;
+  const std::size_t n_roots = db.roots.size();
+  auto analyzed_root = [&](std::size_t r) {
+    const RootKind k = root_kind(opt, r);
+    return k == RootKind::project || (opt.analyze_site_packages && k == RootKind::site_packages);
+  };
+  auto root_of = [&](std::size_t i, const std::string& path) {
+    if (!opt.file_roots.empty()) return opt.file_roots.at(i);
+    std::uint32_t best = kNoRoot;
+    for (std::uint32_t r = 0; r < n_roots; ++r) {
+      if (!is_under(path, db.roots[r])) continue;
+      if (root_kind(opt, r) == RootKind::project && db.project_dir != db.roots[r] &&
+          !is_under(path, db.project_dir))
+        continue;
+      if (best == kNoRoot || db.roots[r].size() > db.roots[best].size()) best = r;
+    }
+    return best;
+  };
+  std::vector<std::vector<File>> listed(n_roots);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::uint32_t r = root_of(i, files[i].path);
+    const bool analyzed = r != kNoRoot && analyzed_root(r);
+    const File f = File::create(db, std::move(files[i]),
                                 analyzed ? relish::Durability::low : opt.library_durability);
     db.files.push_back(f);
+    db.file_roots.push_back(r);
+    if (r != kNoRoot) listed[r].push_back(f);
     if (analyzed) db.analyzed.push_back(f);
   }
-  db.workspace = Workspace::create(db, {db.files}, relish::Durability::high);
+  for (std::size_t r = 0; r < n_roots; ++r)
+    db.search_path.push_back(
+        SearchRoot::create(db, {db.roots[r], root_kind(opt, r), std::move(listed[r])},
+                           analyzed_root(r) ? relish::Durability::low : opt.library_durability));
 }
 
 // The *.py files under `dir` (sorted), with permissions and modification time; text is left to
-// be read by source_text. __pycache__ and hidden directories are skipped, and site-packages and
-// dist-packages too unless `site_packages` (ty's site-packages search path, as one root).
-inline std::vector<FileData> scan_directory(const std::string& dir, bool site_packages = false) {
+// be read by source_text. __pycache__ and hidden directories are skipped, and so are the
+// directories in `exclude` (other search roots inside this one: they are scanned as roots).
+inline std::vector<FileData> scan_directory(const std::string& dir,
+                                            const std::vector<std::string>& exclude = {}) {
   namespace fs = std::filesystem;
   std::vector<FileData> out;
   std::error_code ec;
@@ -1563,7 +1675,8 @@ inline std::vector<FileData> scan_directory(const std::string& dir, bool site_pa
     const std::string name = it->path().filename().string();
     if (it->is_directory(ec)) {
       if (name == "__pycache__" || name.starts_with(".") ||
-          (!site_packages && (name == "site-packages" || name == "dist-packages")))
+          std::find(exclude.begin(), exclude.end(), it->path().lexically_normal().string()) !=
+              exclude.end())
         it.disable_recursion_pending();
       continue;
     }
@@ -1597,12 +1710,190 @@ inline std::vector<FileData> current_files(Db& db) {
   return out;
 }
 
-inline LoadOptions load_options_of(const Db& db) {
+// What load() was given (each file keeps its root, even if a rename moved it).
+inline LoadOptions load_options_of(Db& db) {
   LoadOptions o;
   o.roots = db.roots;
+  for (const SearchRoot r : db.search_path) o.kinds.push_back(r.get(db, &SearchRootData::kind));
+  o.project_dir = db.project_dir;
+  o.analyze_site_packages = db.analyze_site_packages;
+  o.file_roots = db.file_roots;
   o.builtin_modules = db.builtin_modules;
   o.extension_modules = db.extension_modules;
   return o;
+}
+
+// ---------------------------------------------------------------------------------------
+// The workspace: a project and its search path, found on disk and loaded (ty's first-party,
+// standard-library and site-packages roots)
+// ---------------------------------------------------------------------------------------
+
+inline bool is_directory(const std::string& p) {
+  std::error_code ec;
+  return std::filesystem::is_directory(p, ec);
+}
+
+// A standard library: os.py next to lib-dynload (Debian's, pyenv's, a venv's base).
+inline bool looks_like_stdlib(const std::string& dir) {
+  std::error_code ec;
+  return std::filesystem::exists(dir + "/os.py", ec) && is_directory(dir + "/lib-dynload");
+}
+
+// The standard library for `project`: the one it is in (pyscope on a directory of the
+// library, or on a pyenv stdlib), else /usr/lib/python3.11, else the newest /usr/lib/python3.N.
+inline std::string find_stdlib(const std::string& project = {}) {
+  namespace fs = std::filesystem;
+  if (!project.empty()) {
+    for (fs::path p = fs::path(project); !p.empty(); p = p.parent_path()) {
+      if (looks_like_stdlib(p.string())) return p.string();
+      if (p == p.parent_path()) break;
+    }
+  }
+  if (is_directory("/usr/lib/python3.11")) return "/usr/lib/python3.11";
+  std::string best;
+  int best_minor = -1;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/usr/lib", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("python3.", 0) != 0 || !is_directory(e.path().string())) continue;
+    const int minor = std::atoi(name.c_str() + 8);
+    if (minor > best_minor) {
+      best_minor = minor;
+      best = e.path().string();
+    }
+  }
+  return best;
+}
+
+// The site-packages directories of a standard library, in sys.path order: <stdlib>/site-packages
+// (pyenv, python.org builds), and for Debian's /usr/lib/python3.N its dist-packages.
+inline std::vector<std::string> find_site_packages(const std::string& stdlib) {
+  std::vector<std::string> candidates = {stdlib + "/site-packages", stdlib + "/dist-packages"};
+  const std::string name = std::filesystem::path(stdlib).filename().string();
+  if (stdlib.rfind("/usr/lib/python3.", 0) == 0) {
+    candidates.push_back("/usr/local/lib/" + name + "/dist-packages");
+    candidates.push_back("/usr/lib/python3/dist-packages");
+  }
+  std::vector<std::string> out;
+  for (const auto& c : candidates)
+    if (is_directory(c)) out.push_back(c);
+  return out;
+}
+
+inline std::vector<std::string> extension_modules_of(const std::string& stdlib) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(stdlib + "/lib-dynload", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > 3 && name.ends_with(".so")) out.push_back(name.substr(0, name.find('.')));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// What pyscope loads: the project directory, and the search path it imports from.
+struct SearchPaths {
+  std::string project;                     // absolute, normalized
+  std::string stdlib;                      // empty: none
+  std::vector<std::string> site_packages;  // after the stdlib, in order
+  bool analyze_site_packages = false;      // their diagnostics are reported too
+
+  // The project at `project`; the stdlib found for it (or `stdlib`), its site-packages.
+  static SearchPaths discover(const std::string& project, std::string stdlib = {},
+                              bool analyze_site_packages = false) {
+    SearchPaths sp;
+    sp.project = normalize(project);
+    sp.stdlib = normalize(stdlib.empty() ? find_stdlib(sp.project) : stdlib);
+    if (!sp.stdlib.empty()) sp.site_packages = find_site_packages(sp.stdlib);
+    sp.analyze_site_packages = analyze_site_packages;
+    return sp;
+  }
+  static std::string normalize(const std::string& p) {
+    if (p.empty()) return p;
+    std::string out = std::filesystem::absolute(p).lexically_normal().string();
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+    return out;
+  }
+  std::vector<std::string> library() const {
+    std::vector<std::string> out;
+    if (!stdlib.empty()) out.push_back(stdlib);
+    out.insert(out.end(), site_packages.begin(), site_packages.end());
+    return out;
+  }
+  // Module names of project files are relative to this: the project, or the innermost library
+  // root it is in (pyscope /usr/lib/python3.11/json analyzes the package `json`).
+  std::string project_root() const {
+    std::string best = project;
+    std::size_t len = 0;
+    for (const auto& r : library())
+      if ((r == project || is_under(project, r)) && r.size() > len) {
+        best = r;
+        len = r.size();
+      }
+    return best;
+  }
+};
+
+struct RootSummary {
+  std::string path;
+  RootKind kind = RootKind::project;
+  std::size_t files = 0;  // files it lists
+  bool analyzed = false;
+};
+struct WorkspaceSummary {
+  std::vector<RootSummary> roots;  // in search order; roots[0] is the project
+  std::size_t analyzed = 0;
+  std::size_t skipped = 0;  // library files not analyzed
+};
+
+// Scans the project and every root of the search path and loads them into `db`. Each file is
+// loaded once: a directory inside another root (site-packages in a pyenv stdlib, the project
+// inside the stdlib) is left out of the outer root's scan. A project inside a library root is
+// that root's files under the project directory, named from the root (first-party first: they
+// come before the rest of the library, and are analyzed).
+inline WorkspaceSummary load_workspace(Db& db, const SearchPaths& sp) {
+  LoadOptions opt;
+  opt.project_dir = sp.project;
+  opt.analyze_site_packages = sp.analyze_site_packages;
+  opt.roots = {sp.project_root()};
+  opt.kinds = {RootKind::project};
+  if (!sp.stdlib.empty()) {
+    opt.roots.push_back(sp.stdlib);
+    opt.kinds.push_back(RootKind::stdlib);
+    opt.extension_modules = extension_modules_of(sp.stdlib);
+  }
+  for (const auto& s : sp.site_packages) {
+    opt.roots.push_back(s);
+    opt.kinds.push_back(RootKind::site_packages);
+  }
+  // What each scan lists: the project its directory; a library root its own, without the
+  // project and the other roots inside it.
+  std::vector<FileData> files;
+  for (std::uint32_t r = 0; r < opt.roots.size(); ++r) {
+    const std::string dir = r == 0 ? sp.project : opt.roots[r];
+    if (r > 0 && sp.project == dir) continue;  // the project is this root: listed once, there
+    std::vector<std::string> exclude;
+    for (std::uint32_t o = 1; o < opt.roots.size(); ++o)
+      if (o != r && is_under(opt.roots[o], dir)) exclude.push_back(opt.roots[o]);
+    if (r > 0 && is_under(sp.project, dir)) exclude.push_back(sp.project);
+    for (auto& f : scan_directory(dir, exclude)) {
+      files.push_back(std::move(f));
+      opt.file_roots.push_back(r);
+    }
+  }
+  load(db, std::move(files), opt);
+  WorkspaceSummary out;
+  for (std::uint32_t r = 0; r < db.search_path.size(); ++r) {
+    const SearchRoot root = db.search_path[r];
+    const RootKind kind = root.get(db, &SearchRootData::kind);
+    RootSummary s{
+        db.roots[r], kind, root.get(db, &SearchRootData::files).size(),
+        kind == RootKind::project || (sp.analyze_site_packages && kind == RootKind::site_packages)};
+    if (!s.analyzed) out.skipped += s.files;
+    out.roots.push_back(std::move(s));
+  }
+  out.analyzed = db.analyzed.size();
+  return out;
 }
 
 inline std::optional<File> find_file(Db& db, const std::string& path) {

@@ -338,3 +338,60 @@ TEST_CASE("pyscope: a cleared reclaimable AST is re-parsed on load", "[pyscope]"
   pyscope::file_diagnostics(db, util);
   CHECK(counter.total(db).executed == 0);
 }
+
+TEST_CASE("pyscope: a project and its library: first-party first, one module index per root",
+          "[pyscope]") {
+  pyscope::Db db;
+  pyscope::LoadOptions opt;
+  opt.roots = {"/proj", "/lib"};  // the project, then the standard library
+  pyscope::load(
+      db,
+      {file("/proj/main.py",
+            "import re\nimport codecs\nfrom pkg import thing\nfrom shadow import mine\n"),
+       file("/proj/shadow.py", "mine = 1\n"), file("/lib/re.py", "def compile(p): pass\n"),
+       file("/lib/codecs.py", ""), file("/lib/pkg/__init__.py", "from .core import thing\n"),
+       file("/lib/pkg/core.py", "thing = 1\n"), file("/lib/shadow.py", "theirs = 1\n")},
+      opt);
+  REQUIRE(db.analyzed.size() == 2);
+  const File main = F(db, "/proj/main.py");
+  // `shadow` is the project's (first-party first, as ty): it has `mine`.
+  CHECK(pyscope::diagnose_all(db, db.analyzed, 1) == std::vector<std::vector<Diagnostic>>{{}, {}});
+  // The library's index read only library inputs: high durability. The project's is low.
+  REQUIRE(db.search_path.size() == 2);
+  CHECK(db.node_info(pyscope::module_index.key(db, db.search_path[1])).durability ==
+        relish::Durability::high);
+  CHECK(db.node_info(pyscope::module_index.key(db, db.search_path[0])).durability ==
+        relish::Durability::low);
+
+  // A rename in the project re-runs the project's index, not the library's.
+  pyscope::EventCounter counter;
+  counter.attach(db);
+  counter.record_executed(true);
+  pyscope::rename_file(db, F(db, "/proj/shadow.py"), "/proj/shadow2.py");
+  CHECK(render(pyscope::file_diagnostics(db, main)) ==
+        Strings{"4 unresolved-import: Module `shadow` has no member `mine`"});  // the library's
+  const Strings ran = counter.executed(db);
+  CHECK(contains(ran, db.describe(pyscope::module_index.key(db, db.search_path[0]))));
+  CHECK(std::count_if(ran.begin(), ran.end(),
+                      [](const std::string& s) { return s.rfind("module_index(", 0) == 0; }) == 1);
+  CHECK(pyscope::diagnose_all(db, db.analyzed, 1) == from_scratch(db));
+}
+
+TEST_CASE("pyscope: a project inside the standard library still imports the rest of it",
+          "[pyscope]") {
+  pyscope::Db db;
+  pyscope::LoadOptions opt;
+  opt.roots = {"/lib", "/lib"};  // the project's modules are named from the library's root
+  opt.project_dir = "/lib/pkg";
+  pyscope::load(db,
+                {file("/lib/re.py", "def compile(p): pass\n"),
+                 file("/lib/pkg/__init__.py", "import re\nfrom .core import thing\n"),
+                 file("/lib/pkg/core.py", "from . import helpers\nthing = 1\n"),
+                 file("/lib/pkg/helpers.py", "import pkg.core\n")},
+                opt);
+  CHECK(db.analyzed.size() == 3);  // pkg's files, loaded once
+  CHECK(db.files.size() == 4);
+  CHECK(pyscope::diagnose_all(db, db.analyzed, 1) ==
+        std::vector<std::vector<Diagnostic>>{{}, {}, {}});
+  CHECK(pyscope::module_info(db, F(db, "/lib/pkg/core.py")).name == "pkg.core");
+}
