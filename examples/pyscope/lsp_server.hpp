@@ -207,6 +207,8 @@ inline std::uint32_t scope_at(Db& db, File file, const std::string& name, std::u
 // The module a name denotes on `line` of `file` (`import m`, `from pkg import sub`), if any.
 inline std::optional<std::string> module_named(Db& db, File file, const std::string& name,
                                                std::uint32_t line);
+// The module's file (source modules and packages).
+inline std::optional<File> module_file(Db& db, const std::string& module);
 
 inline Target target_at(Db& db, File file, const Value& pos) {
   const std::string& text = source_text(db, file);
@@ -219,12 +221,25 @@ inline Target target_at(Db& db, File file, const Value& pos) {
   t.name = text.substr(b, e - b);
   if (is_keyword(t.name)) return t;
   t.line = static_cast<std::uint32_t>(pos["line"].as_int()) + 1;
-  if (b > 0 && text[b - 1] == '.') {  // `base.name`: a member, when `base` is a module
+  if (b > 0 && text[b - 1] == '.') {  // `a.b.name`: a member, when `a.b` is a module
     std::size_t bb = b - 1;
-    while (bb > 0 && is_name_byte(text[bb - 1])) --bb;
-    if (bb == b - 1) return t;
-    const std::string base = text.substr(bb, b - 1 - bb);
-    const auto module = module_named(db, file, base, t.line);
+    while (bb > 0 && (is_name_byte(text[bb - 1]) || text[bb - 1] == '.')) --bb;
+    std::vector<std::string> parts;
+    for (std::size_t at = bb; at < b - 1;) {
+      const std::size_t dot = std::min(text.find('.', at), b - 1);
+      parts.push_back(text.substr(at, dot - at));
+      at = dot + 1;
+    }
+    if (parts.empty() || parts[0].empty()) return t;
+    auto module = module_named(db, file, parts[0], t.line);
+    for (std::size_t k = 1; module && k < parts.size(); ++k) {
+      if (resolve_module(db, ModuleName{*module + "." + parts[k]})) {
+        *module += "." + parts[k];  // a submodule
+        continue;
+      }
+      const auto f = module_file(db, *module);  // a module bound in it (`os.path`)
+      module = f ? module_named(db, *f, parts[k], 0) : std::nullopt;
+    }
     if (!module) return t;
     t.kind = Target::attribute;
     t.module = *module;
