@@ -538,6 +538,8 @@ class Server {
       return false;
     } else if (!db_) {
       if (request) respond_error(id, -32002, "not initialized");
+    } else if (shutdown_) {
+      if (request) respond_error(id, -32600, "shut down");
     } else if (method == "textDocument/didOpen") {
       const Value& td = params["textDocument"];
       open(td["uri"].as_string(), td["text"].as_string(), td["version"].as_int());
@@ -553,8 +555,8 @@ class Server {
     } else if (method == "textDocument/hover" || method == "textDocument/definition") {
       submit_request(method, id, params);
     } else if (method == "$/cancelRequest") {
-      std::lock_guard lock(mu_);
-      cancelled_ids_.insert(params["id"].dump());
+      std::lock_guard lock(mu_);  // only requests not answered yet
+      if (auto it = in_flight_.find(params["id"].dump()); it != in_flight_.end()) it->second = true;
     } else if (method == "pyscope/stats") {
       respond(id, Object{{"checks", checks_.load()},
                          {"cancelled", cancelled_.load()},
@@ -793,10 +795,18 @@ class Server {
     if (file == File{}) file = file_of(path_of_uri(uri));
     Task task;
     task.run = [this, method, id, params, file] {
+      struct Done {  // answered: forget the id
+        Server& s;
+        std::string id;
+        ~Done() {
+          std::lock_guard lock(s.mu_);
+          s.in_flight_.erase(id);
+        }
+      } done{*this, id.dump()};
       for (;;) {
         {
           std::lock_guard lock(mu_);
-          if (cancelled_ids_.erase(id.dump())) {
+          if (in_flight_.at(done.id)) {
             respond_error(id, -32800, "request cancelled");
             return;
           }
@@ -849,6 +859,7 @@ class Server {
     };
     {
       std::lock_guard lock(mu_);
+      in_flight_[id.dump()] = false;
       queue_.push_back(std::move(task));
     }
     cv_.notify_one();
@@ -869,7 +880,7 @@ class Server {
   std::map<std::string, Doc> docs_;
   std::deque<Task> queue_;
   std::set<std::string> pending_checks_;
-  std::set<std::string> cancelled_ids_;
+  std::map<std::string, bool> in_flight_;  // requests not answered yet: id -> cancelled
   bool stopping_ = false;
   std::vector<std::thread> pool_;
   std::mutex out_mu_;
