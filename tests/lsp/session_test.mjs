@@ -66,6 +66,7 @@ class Session {
     this.docs = new Map();  // rel -> {uri, text, version}
     this.published = new Map();  // uri -> the latest publishDiagnostics
     this.waiters = [];
+    this.listeners = [];  // called with every publishDiagnostics
     this.lastPublish = Date.now();
     this.shuttingDown = false;
     this.log = '';
@@ -85,6 +86,7 @@ class Session {
           this.waiters.splice(this.waiters.indexOf(w), 1);
           w.resolve(p);
         }
+      for (const l of this.listeners) l(p);
     });
     this.conn.listen();
   }
@@ -256,6 +258,25 @@ class Session {
       outcome = `error ${e.code}`;
     }
     check(outcome === 'answered' || outcome === 'error -32800', `cancelled hover: ${outcome}`);
+  }
+
+  // didClose: the document's diagnostics are withdrawn (an empty publish), its file is read
+  // from disk again.
+  {
+    const rel = path.join('pkg', '__init__.py');
+    const doc = { uri: s.uriOf(rel), version: 1 };
+    s.conn.sendNotification(DidOpenTextDocumentNotification.type, {
+      textDocument: { uri: doc.uri, languageId: 'python', version: 1, text: 'from .util import nonexistent\n' },
+    });
+    const p = await s.diagnosticsFor(doc.uri, 1);
+    check(p.diagnostics.some((d) => d.message.includes('nonexistent')), 'an opened __init__.py is diagnosed');
+    const closed = new Promise((resolve) => s.listeners.push((q) => {
+      if (q.uri === doc.uri && q.diagnostics.length === 0) resolve(q);
+    }));
+    s.conn.sendNotification(DidCloseTextDocumentNotification.type, { textDocument: { uri: doc.uri } });
+    await closed;
+    console.log('ok: didClose withdraws the document\'s diagnostics');
+    await s.settle();
   }
 
   const stats = await s.stats();
