@@ -18,7 +18,8 @@
 //
 // Requests: initialize, shutdown, textDocument/hover (the inferred type of the name under the
 // cursor), textDocument/definition, $/cancelRequest (a request not answered yet answers
-// RequestCancelled), and pyscope/stats (counters: checks, cancellations, publishes).
+// RequestCancelled), and pyscope/stats (counters: checks, cancellations, publishes; `idle`:
+// every write so far checked and published, as the answer comes after those notifications).
 // Notifications sent: textDocument/publishDiagnostics (open documents only).
 #pragma once
 
@@ -561,7 +562,8 @@ class Server {
       respond(id, Object{{"checks", checks_.load()},
                          {"cancelled", cancelled_.load()},
                          {"published", published_.load()},
-                         {"writes", writes_}});
+                         {"writes", writes_},
+                         {"idle", idle()}});
     } else if (request) {
       respond_error(id, -32601, "method not found: " + method);
     }
@@ -715,6 +717,12 @@ class Server {
     cv_.notify_one();
   }
 
+  // Nothing queued or running: every write so far is checked and published.
+  bool idle() {
+    std::lock_guard lock(mu_);
+    return queue_.empty() && running_ == 0;
+  }
+
   void worker() {
     for (;;) {
       Task task;
@@ -725,12 +733,15 @@ class Server {
         task = std::move(queue_.front());
         queue_.pop_front();
         if (!task.check_uri.empty()) pending_checks_.erase(task.check_uri);
+        ++running_;
       }
       if (task.run) {
         task.run();
       } else {
-        check(task.check_uri);
+        check(task.check_uri);  // a cancelled check is queued again before it returns
       }
+      std::lock_guard lock(mu_);
+      --running_;
     }
   }
 
@@ -882,6 +893,7 @@ class Server {
   std::set<std::string> pending_checks_;
   std::map<std::string, bool> in_flight_;  // requests not answered yet: id -> cancelled
   bool stopping_ = false;
+  unsigned running_ = 0;  // tasks being run
   std::vector<std::thread> pool_;
   std::mutex out_mu_;
   std::atomic<std::uint64_t> checks_{0}, cancelled_{0}, published_{0};

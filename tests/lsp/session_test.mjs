@@ -67,7 +67,6 @@ class Session {
     this.published = new Map();  // uri -> the latest publishDiagnostics
     this.waiters = [];
     this.listeners = [];  // called with every publishDiagnostics
-    this.lastPublish = Date.now();
     this.shuttingDown = false;
     this.log = '';
     this.server = spawn(pyscope, ['serve', '--verbose'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -79,8 +78,7 @@ class Session {
     this.conn = createProtocolConnection(new StreamMessageReader(this.server.stdout),
                                          new StreamMessageWriter(this.server.stdin));
     this.conn.onNotification(PublishDiagnosticsNotification.type, (p) => {
-      this.lastPublish = Date.now();
-      this.published.set(p.uri, p);
+        this.published.set(p.uri, p);
       for (const w of [...this.waiters])
         if (w.uri === p.uri && p.version === w.version) {
           this.waiters.splice(this.waiters.indexOf(w), 1);
@@ -142,11 +140,11 @@ class Session {
     this.conn.sendNotification(DidChangeTextDocumentNotification.type,
                                { textDocument: { uri: doc.uri, version: doc.version }, contentChanges: [{ text }] });
   }
-  // Until every document's final version is published, then 300 ms without a publish (the
-  // re-checks of importers keep their version).
+  // Until every document's final version is published and the server is idle (nothing queued
+  // or running: the re-checks of importers, which keep their version, are published too).
   async settle() {
     for (const d of this.docs.values()) await this.diagnosticsFor(d.uri, d.version);
-    while (Date.now() - this.lastPublish < 300) await sleep(50);
+    while (!(await this.stats()).idle) await sleep(20);
   }
   stats() { return this.conn.sendRequest(new RequestType0('pyscope/stats')); }
   // The last published diagnostics of every open document against a from-scratch
