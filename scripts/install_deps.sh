@@ -7,6 +7,11 @@ RELISH_APT_PACKAGES=(g++ cmake make libabsl-dev libxxhash-dev libmimalloc-dev ca
                      libbenchmark-dev)
 
 missing=()
+# Node.js and npm, for the language-server test (tests/lsp): Debian's when none is installed.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  RELISH_APT_PACKAGES+=(nodejs npm)
+  missing+=(nodejs npm)
+fi
 for pkg in "${RELISH_APT_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$pkg")

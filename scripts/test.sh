@@ -3,7 +3,8 @@
 #
 #   bash scripts/test.sh            everything below, in order
 #   bash scripts/test.sh release    Release build of tests and examples in build/release,
-#                                   then the whole ctest suite (benchmarks: scripts/bench.sh)
+#                                   then the whole ctest suite (benchmarks: scripts/bench.sh);
+#                                   `npm ci` in tests/lsp first, for the language-server test
 #   bash scripts/test.sh asan       AddressSanitizer + UBSan build of the tests (assertions and
 #                                   _GLIBCXX_ASSERTIONS on; line tables only, -g1, to build
 #                                   faster) in build/asan, then ctest without the packaging
@@ -37,6 +38,9 @@ for m in "${modes[@]}"; do
         -DCMAKE_BUILD_TYPE=Release \
         -DRELISH_BUILD_TESTS=ON -DRELISH_BUILD_EXAMPLES=ON -DRELISH_BUILD_BENCHMARKS=OFF
       cmake --build build/release -j"$jobs"
+      # The language-server test's packages (VS Code's vscode-jsonrpc and
+      # vscode-languageserver-protocol), exactly as package-lock.json pins them.
+      (cd tests/lsp && npm ci --no-audit --no-fund)
       ctest --test-dir build/release --output-on-failure -j"$jobs"
       ;;
     asan | --sanitize)

@@ -4,6 +4,8 @@
 //           [--edits N] [--seed S] [--script FILE] [--check] [--events] [--memory-report]
 //           [--clear-asts] [--no-lru] [--dot QUERY PATH] [--trace FILE] [--show PATH] [--list]
 //           [--top K] [--expect CODE=N]
+//   pyscope serve [--root DIR] [--threads N]    a language server over stdio (lsp_server.hpp)
+//   pyscope diagnose DIR [FILE...]              diagnostics, one per line (diagnose.hpp)
 //
 // DIR (the project) defaults to /usr/lib/python3.11 (or another /usr/lib/python3.* found).
 // Its *.py files are analyzed. Imports resolve along a search path, as ty's: the project
@@ -67,6 +69,8 @@
 #include <tuple>
 #include <vector>
 
+#include "diagnose.hpp"
+#include "lsp_server.hpp"
 #include "pyscope.hpp"
 #include "relish/dot.hpp"
 #include "relish/trace.hpp"
@@ -531,6 +535,17 @@ int write_dot(pyscope::Db& db, const Options& opt, const Labeler& label) {
 
 int main(int argc, char** argv) {
   const Clock::time_point start = Clock::now();
+  // `pyscope serve` (a language server, lsp_server.hpp), `pyscope diagnose` (diagnose.hpp).
+  if (argc > 1 &&
+      (std::string_view(argv[1]) == "serve" || std::string_view(argv[1]) == "diagnose")) {
+    pyscope::WorkspaceConfig workspace;
+    workspace.stdlib = find_stdlib();
+    if (!workspace.stdlib.empty())
+      workspace.extension_modules = extension_modules(workspace.stdlib);
+    return std::string_view(argv[1]) == "serve"
+               ? pyscope::lsp::serve_command(argc - 1, argv + 1, std::move(workspace))
+               : pyscope::diagnose_command(argc - 1, argv + 1, std::move(workspace));
+  }
   Options opt = parse_args(argc, argv);
   if (opt.clear_asts || opt.memory_report) {
     // Give freed pages back at once, so that "committed" follows what is live.

@@ -1,0 +1,5 @@
+import json
+
+from pkg.util import CONSTANT
+
+payload = json.dumps({"n": CONSTANT})
