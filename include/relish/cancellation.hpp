@@ -2,8 +2,10 @@
 //
 // A server runs each request on a worker thread; the request gets a token, and whoever
 // receives "$/cancelRequest" cancels it from another thread. The worker's queries throw
-// relish::Cancelled (reason() == Cancelled::Reason::token) at their next dependency read,
-// leaving no partial memo; the database is untouched, other threads go on.
+// relish::Cancelled (reason() == Cancelled::Reason::token) where the next query starts
+// running or verifying, or at db.check_cancelled() (long loops that call no query should call
+// it), leaving no partial memo; the database is untouched, other threads go on. (Plain input
+// reads check only for a pending write: the hot path stays one load.)
 //
 //   // on the worker, before running the request's queries:
 //   relish::CancellationToken token = db.cancellation_token();

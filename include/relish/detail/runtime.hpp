@@ -610,7 +610,13 @@ class Runtime {
   bool cancellation_pending() const noexcept {
     return pending_.load(std::memory_order_relaxed);
   }
-  // A pending write, or this thread's cancellation token: one branch for both.
+  // A pending write: checked at every dependency read (one load).
+  void check_pending(Local& l) const {
+    if (pending_.load(std::memory_order_relaxed)) [[unlikely]]
+      throw_cancelled(l);
+  }
+  // A pending write, or this thread's cancellation token (one branch for both): checked where
+  // a query starts running or verifying, and by Database::check_cancelled.
   void check_cancelled(Local& l) const {
     if (pending_.load(std::memory_order_relaxed) | l.token->load(std::memory_order_relaxed))
         [[unlikely]]
@@ -757,7 +763,7 @@ class Runtime {
   void record_read(Local& l, DatabaseKey k, Durability d, bool accumulates = false) {
     if (l.depth == 0) return;
     record_dep(l, k, d, accumulates);
-    check_cancelled(l);
+    check_pending(l);
   }
   // The same without the cancellation check (on the way out of a failed read).
   void record_dep(Local& l, DatabaseKey k, Durability d, bool accumulates = false) {
