@@ -1,10 +1,14 @@
 // lsp_server.hpp: `pyscope serve`, a Language Server Protocol server over stdio.
 //
-//   pyscope serve [--root DIR] [--threads N] [--site-packages] [--verbose]
+//   pyscope serve [--root DIR] [--threads N] [--stdlib DIR] [--site-packages] [--verbose]
 //
-// The workspace is the initialize request's root (rootUri, else the first workspace folder,
-// else --root, else the current directory), loaded by load_workspace: its files are read from
-// disk, and an open document's text overrides its file (didClose goes back to the disk).
+// The workspace is the one `pyscope DIR` and `pyscope diagnose DIR` load: the project is the
+// initialize request's root (rootUri, else the first workspace folder, else --root, else the
+// current directory), SearchPaths::discover finds its search path (the standard library it is
+// in, else --stdlib, else Debian's; that library's site-packages) and load_workspace loads it
+// (a project inside the standard library is that library's package: no false unresolved
+// imports). Files are read from disk; an open document's text overrides its file (didClose
+// goes back to the disk), and a document the scan did not list is added outside every root.
 //
 // Threads. The message thread reads stdin and is the only writer: didOpen / didChange (full or
 // incremental sync) / didClose / didSave set inputs, one db.write per message. A pool of check
@@ -401,7 +405,8 @@ struct DocVersionData {
 using DocVersion = relish::Input<DocVersionData>;
 
 struct ServeOptions {
-  WorkspaceConfig workspace;  // root: overridden by initialize
+  std::string root;            // --root: used when initialize names no root
+  WorkspaceOptions workspace;  // --stdlib, --site-packages
   unsigned threads = std::max(2u, std::thread::hardware_concurrency());
   bool verbose = false;
 };
@@ -592,28 +597,26 @@ class Server {
     } else if (params["rootPath"].is_string()) {
       root = params["rootPath"].as_string();
     }
-    WorkspaceConfig config = opt_.workspace;
-    if (!root.empty()) config.root = root;
-    if (config.root.empty()) config.root = std::filesystem::current_path().string();
-    config.root = normalized_dir(config.root);
+    if (root.empty()) root = opt_.root;
+    if (root.empty()) root = std::filesystem::current_path().string();
+    const SearchPaths search = opt_.workspace.search_paths(root);
     const auto t0 = std::chrono::steady_clock::now();
     db_ = std::make_unique<Db>();
-    load_workspace(*db_, config);
+    const WorkspaceSummary loaded = load_workspace(*db_, search);
     for (const File f : db_->files) by_path_[db_->path(f)] = f;
-    log("workspace %s: %zu files (%zu analyzed) loaded in %.0f ms", config.root.c_str(),
-        db_->files.size(), db_->analyzed.size(),
+    log("workspace %s: %zu files (%zu analyzed) loaded in %.0f ms", search.project.c_str(),
+        db_->files.size(), loaded.analyzed,
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    for (const RootSummary& r : loaded.roots)
+      log("  %s root %s: %zu files%s", to_string(r.kind), r.path.c_str(), r.files,
+          r.analyzed ? ", analyzed" : "");
   }
 
   // The File of a path: the workspace's, or a new one (a file the scan did not see).
   File file_of(const std::string& path) {
     if (auto it = by_path_.find(path); it != by_path_.end()) return it->second;
-    FileData data;
-    data.path = path;
-    const File f = File::create(*db_, std::move(data));
-    db_->files.push_back(f);
+    const File f = add_file(*db_, path);
     by_path_[path] = f;
-    db_->workspace.set(*db_, &WorkspaceData::files, db_->files, relish::Durability::high);
     return f;
   }
 
@@ -900,25 +903,23 @@ class Server {
 };
 
 // `pyscope serve ...` (argv[0] is "serve").
-inline int serve_command(int argc, char** argv, WorkspaceConfig workspace) {
+inline int serve_command(int argc, char** argv) {
   ServeOptions opt;
-  opt.workspace = std::move(workspace);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--root" && i + 1 < argc) {
-      opt.workspace.root = argv[++i];
+      opt.root = argv[++i];
     } else if (a == "--threads" && i + 1 < argc) {
       opt.threads = static_cast<unsigned>(std::max(1, std::atoi(argv[++i])));
-    } else if (a == "--site-packages") {
-      opt.workspace.site_packages = true;
+    } else if (opt.workspace.parse(argc, argv, i)) {
     } else if (a == "--verbose") {
       opt.verbose = true;
     } else if (a == "--stdio") {
       // what VS Code's clients pass; stdio is the only transport
     } else {
       std::fprintf(stderr,
-                   "usage: pyscope serve [--root DIR] [--threads N] [--site-packages] "
-                   "[--verbose]\n");
+                   "usage: pyscope serve [--root DIR] [--threads N] [--stdlib DIR] "
+                   "[--site-packages] [--verbose]\n");
       return 64;
     }
   }

@@ -8,7 +8,8 @@
 //    into them with incremental and full changes 5 ms apart, hovers, goes to definitions,
 //    cancels a request. 2. The same on a copy of Debian's standard library (/usr/lib/python3.11)
 //    as the workspace: typing into os.py and argparse.py, a definition that tomllib/_parser.py
-//    imports renamed in tomllib/_types.py.
+//    imports renamed in tomllib/_types.py. 3. /usr/lib/python3.11/json itself (a workspace
+//    inside the standard library): no unresolved imports.
 // Checks that:
 //   - the diagnostics published last for each open document (for its final version) equal a
 //     from-scratch `pyscope diagnose` of the same text written to disk;
@@ -149,13 +150,14 @@ class Session {
   stats() { return this.conn.sendRequest(new RequestType0('pyscope/stats')); }
   // The last published diagnostics of every open document against a from-scratch
   // `pyscope diagnose` of their texts written to disk; then shutdown and exit.
-  async compareAndShutdown(label) {
+  // (`write`: false for a workspace the session did not edit, and may not write to).
+  async compareAndShutdown(label, write = true) {
     const lines = [];
     for (const [rel, doc] of this.docs) {
       const p = this.published.get(doc.uri);
       check(p.version === doc.version, `${label}: ${rel}: last publish is for the final version ${doc.version}`);
       for (const d of p.diagnostics) lines.push(`${rel}:${d.range.start.line + 1}: [${d.code}] ${d.message}`);
-      fs.writeFileSync(path.join(this.root, rel), doc.text);
+      if (write) fs.writeFileSync(path.join(this.root, rel), doc.text);
     }
     this.shuttingDown = true;
     await this.conn.sendRequest(ShutdownRequest.type);
@@ -295,7 +297,9 @@ class Session {
     filter: (src) => {
       const name = path.basename(src);
       if (name === '__pycache__' || name === 'site-packages' || name === 'dist-packages') return false;
-      return src === stdlib || name.endsWith('.py') || fs.statSync(src).isDirectory();
+      // lib-dynload/*.so: the extension modules, found as pyscope finds them in a stdlib
+      return src === stdlib || name.endsWith('.py') || fs.statSync(src).isDirectory() ||
+             (path.basename(path.dirname(src)) === 'lib-dynload' && name.endsWith('.so'));
     },
   });
   const t0 = Date.now();
@@ -321,6 +325,21 @@ class Session {
   for (const needle of ['undefined_in_argparse', 'pyscope_no_such_module'])
     check(expected.some((l) => l.includes(needle)), `the typed ${needle} is diagnosed`);
   fs.rmSync(root, { recursive: true, force: true });
+}
+
+// ==== 3. A package of the standard library as the workspace (/usr/lib/python3.11/json) ====
+// The project is inside the stdlib: its modules are json.*, and `from json import decoder`,
+// `from .scanner import ...` resolve (no false unresolved imports), as in `pyscope diagnose`.
+{
+  const root = path.join(stdlib, 'json');
+  const s = new Session(root);
+  await s.initialize();
+  for (const rel of ['__init__.py', 'decoder.py', 'encoder.py', 'tool.py']) s.open(rel);
+  await s.settle();
+  const unresolved = [...s.docs.values()].flatMap((d) => s.published.get(d.uri).diagnostics)
+    .filter((d) => d.code === 'unresolved-import');
+  check(unresolved.length === 0, `json package workspace: no unresolved imports (${JSON.stringify(unresolved)})`);
+  await s.compareAndShutdown('json package workspace', false);
 }
 
 clearTimeout(timer);
