@@ -20,10 +20,20 @@
 // publishes inside its ReadScope, so a published version always matches the diagnostics and
 // versions are published in order.
 //
+// Cancellation. A worker takes a fresh relish::CancellationToken (db.cancellation_token())
+// before every task, since a cancelled token stays so until its thread takes another. A running
+// hover / definition registers its token with its id; $/cancelRequest cancels it from the
+// message thread, the request's queries throw Cancelled with Reason::token at their next read,
+// and it answers RequestCancelled without a retry (a cancel before it started answers the same
+// when it would start; a request whose answer is already verified in this revision may still
+// answer). Reason::pending_write is a write: the request is asked again in the new revision.
+//
 // Requests: initialize, shutdown, textDocument/hover (the inferred type of the name under the
 // cursor), textDocument/definition, $/cancelRequest (a request not answered yet answers
-// RequestCancelled), and pyscope/stats (counters: checks, cancellations, publishes; `idle`:
-// every write so far checked and published, as the answer comes after those notifications).
+// RequestCancelled), and pyscope/stats (counters: checks, `cancelled` by writes, publishes,
+// writes, `requests_cancelled` by $/cancelRequest and of those `requests_cancelled_running`
+// through their token; `idle`: every write so far checked and published, as the answer comes
+// after those notifications).
 // Notifications sent: textDocument/publishDiagnostics (open documents only).
 #pragma once
 
@@ -561,11 +571,18 @@ class Server {
     } else if (method == "textDocument/hover" || method == "textDocument/definition") {
       submit_request(method, id, params);
     } else if (method == "$/cancelRequest") {
-      std::lock_guard lock(mu_);  // only requests not answered yet
-      if (auto it = in_flight_.find(params["id"].dump()); it != in_flight_.end()) it->second = true;
+      // Only requests not answered yet: one not started answers RequestCancelled when it
+      // would start, one running is cancelled through its token (its worker's queries throw).
+      std::lock_guard lock(mu_);
+      if (auto it = in_flight_.find(params["id"].dump()); it != in_flight_.end()) {
+        it->second.cancelled = true;
+        it->second.token.cancel();
+      }
     } else if (method == "pyscope/stats") {
       respond(id, Object{{"checks", checks_.load()},
                          {"cancelled", cancelled_.load()},
+                         {"requests_cancelled", requests_cancelled_.load()},
+                         {"requests_cancelled_running", requests_cancelled_running_.load()},
                          {"published", published_.load()},
                          {"writes", writes_},
                          {"idle", idle()}});
@@ -686,7 +703,7 @@ class Server {
 
   struct Task {
     std::string check_uri;      // a check of this document, or:
-    std::function<void()> run;  // a request
+    std::function<void(const relish::CancellationToken&)> run;  // a request
   };
 
   void start_pool() {
@@ -738,8 +755,11 @@ class Server {
         if (!task.check_uri.empty()) pending_checks_.erase(task.check_uri);
         ++running_;
       }
+      // A fresh token for every task: a token stays cancelled until its thread takes another,
+      // and a cancelled request must not cancel what this thread runs next.
+      const relish::CancellationToken token = db_->cancellation_token();
       if (task.run) {
-        task.run();
+        task.run(token);
       } else {
         check(task.check_uri);  // a cancelled check is queued again before it returns
       }
@@ -796,8 +816,10 @@ class Server {
     }
   }
 
-  // hover / definition on the pool; a write cancels and the request is answered in the new
-  // revision; $/cancelRequest before the answer answers RequestCancelled.
+  // hover / definition on the pool. Two cancellations, told apart by Cancelled::reason(): a
+  // write (pending_write) and the request is asked again in the new revision; $/cancelRequest
+  // (token: the worker's token, registered in in_flight_ while it runs) and it answers
+  // RequestCancelled, as it does when the cancel came before it started.
   void submit_request(const std::string& method, const Value& id, const Value& params) {
     const std::string uri = params["textDocument"]["uri"].as_string();
     File file;
@@ -808,7 +830,7 @@ class Server {
     }
     if (file == File{}) file = file_of(path_of_uri(uri));
     Task task;
-    task.run = [this, method, id, params, file] {
+    task.run = [this, method, id, params, file](const relish::CancellationToken& token) {
       struct Done {  // answered: forget the id
         Server& s;
         std::string id;
@@ -820,10 +842,13 @@ class Server {
       for (;;) {
         {
           std::lock_guard lock(mu_);
-          if (in_flight_.at(done.id)) {
+          Request& r = in_flight_.at(done.id);
+          if (r.cancelled) {  // before it started (or between two attempts)
+            requests_cancelled_.fetch_add(1, std::memory_order_relaxed);
             respond_error(id, -32800, "request cancelled");
             return;
           }
+          r.token = token;  // from now on $/cancelRequest cancels its queries
         }
         try {
           relish::ReadScope read(*db_);
@@ -863,8 +888,17 @@ class Server {
             }
           }
           return;
-        } catch (const relish::Cancelled&) {
-          cancelled_.fetch_add(1, std::memory_order_relaxed);  // ask again in the new revision
+        } catch (const relish::Cancelled& c) {
+          if (c.reason() == relish::Cancelled::Reason::token) {  // $/cancelRequest: no retry
+            requests_cancelled_.fetch_add(1, std::memory_order_relaxed);
+            const auto n = requests_cancelled_running_.fetch_add(1, std::memory_order_relaxed) + 1;
+            log("%s %s cancelled while running (%llu so far)", method.c_str(), done.id.c_str(),
+                static_cast<unsigned long long>(n));
+            respond_error(id, -32800, "request cancelled");
+            return;
+          }
+          // A pending write (Reason::pending_write): ask again in the new revision.
+          cancelled_.fetch_add(1, std::memory_order_relaxed);
         } catch (const std::exception& e) {
           respond_error(id, -32603, e.what());
           return;
@@ -873,7 +907,7 @@ class Server {
     };
     {
       std::lock_guard lock(mu_);
-      in_flight_[id.dump()] = false;
+      in_flight_[id.dump()] = Request{};
       queue_.push_back(std::move(task));
     }
     cv_.notify_one();
@@ -894,12 +928,18 @@ class Server {
   std::map<std::string, Doc> docs_;
   std::deque<Task> queue_;
   std::set<std::string> pending_checks_;
-  std::map<std::string, bool> in_flight_;  // requests not answered yet: id -> cancelled
+  struct Request {
+    bool cancelled = false;             // $/cancelRequest came
+    relish::CancellationToken token;    // its worker's, once it runs (before: cancels nothing)
+  };
+  std::map<std::string, Request> in_flight_;  // requests not answered yet, by id
   bool stopping_ = false;
   unsigned running_ = 0;  // tasks being run
   std::vector<std::thread> pool_;
   std::mutex out_mu_;
   std::atomic<std::uint64_t> checks_{0}, cancelled_{0}, published_{0};
+  // Requests answered RequestCancelled; those whose queries were running (token cancellation).
+  std::atomic<std::uint64_t> requests_cancelled_{0}, requests_cancelled_running_{0};
 };
 
 // `pyscope serve ...` (argv[0] is "serve").
