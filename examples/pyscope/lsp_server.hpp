@@ -702,8 +702,8 @@ class Server {
   // ---- the pool ----
 
   struct Task {
-    std::string check_uri;      // a check of this document, or:
-    std::function<void(const relish::CancellationToken&)> run;  // a request
+    std::string check_uri;  // a check of this document, or a request (given its worker's token):
+    std::function<void(const relish::CancellationToken&)> run;
   };
 
   void start_pool() {
@@ -929,8 +929,8 @@ class Server {
   std::deque<Task> queue_;
   std::set<std::string> pending_checks_;
   struct Request {
-    bool cancelled = false;             // $/cancelRequest came
-    relish::CancellationToken token;    // its worker's, once it runs (before: cancels nothing)
+    bool cancelled = false;           // $/cancelRequest came
+    relish::CancellationToken token;  // its worker's, once it runs (before: cancels nothing)
   };
   std::map<std::string, Request> in_flight_;  // requests not answered yet, by id
   bool stopping_ = false;
