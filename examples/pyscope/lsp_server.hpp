@@ -1,10 +1,14 @@
 // lsp_server.hpp: `pyscope serve`, a Language Server Protocol server over stdio.
 //
-//   pyscope serve [--root DIR] [--threads N] [--site-packages] [--verbose]
+//   pyscope serve [--root DIR] [--threads N] [--stdlib DIR] [--site-packages] [--verbose]
 //
-// The workspace is the initialize request's root (rootUri, else the first workspace folder,
-// else --root, else the current directory), loaded by load_workspace: its files are read from
-// disk, and an open document's text overrides its file (didClose goes back to the disk).
+// The workspace is the one `pyscope DIR` and `pyscope diagnose DIR` load: the project is the
+// initialize request's root (rootUri, else the first workspace folder, else --root, else the
+// current directory), SearchPaths::discover finds its search path (the standard library it is
+// in, else --stdlib, else Debian's; that library's site-packages) and load_workspace loads it
+// (a project inside the standard library is that library's package: no false unresolved
+// imports). Files are read from disk; an open document's text overrides its file (didClose
+// goes back to the disk), and a document the scan did not list is added outside every root.
 //
 // Threads. The message thread reads stdin and is the only writer: didOpen / didChange (full or
 // incremental sync) / didClose / didSave set inputs, one db.write per message. A pool of check
@@ -16,10 +20,20 @@
 // publishes inside its ReadScope, so a published version always matches the diagnostics and
 // versions are published in order.
 //
+// Cancellation. A worker takes a fresh relish::CancellationToken (db.cancellation_token())
+// before every task, since a cancelled token stays so until its thread takes another. A running
+// hover / definition registers its token with its id; $/cancelRequest cancels it from the
+// message thread, the request's queries throw Cancelled with Reason::token at their next read,
+// and it answers RequestCancelled without a retry (a cancel before it started answers the same
+// when it would start; a request whose answer is already verified in this revision may still
+// answer). Reason::pending_write is a write: the request is asked again in the new revision.
+//
 // Requests: initialize, shutdown, textDocument/hover (the inferred type of the name under the
 // cursor), textDocument/definition, $/cancelRequest (a request not answered yet answers
-// RequestCancelled), and pyscope/stats (counters: checks, cancellations, publishes; `idle`:
-// every write so far checked and published, as the answer comes after those notifications).
+// RequestCancelled), and pyscope/stats (counters: checks, `cancelled` by writes, publishes,
+// writes, `requests_cancelled` by $/cancelRequest and of those `requests_cancelled_running`
+// through their token; `idle`: every write so far checked and published, as the answer comes
+// after those notifications).
 // Notifications sent: textDocument/publishDiagnostics (open documents only).
 #pragma once
 
@@ -401,7 +415,8 @@ struct DocVersionData {
 using DocVersion = relish::Input<DocVersionData>;
 
 struct ServeOptions {
-  WorkspaceConfig workspace;  // root: overridden by initialize
+  std::string root;            // --root: used when initialize names no root
+  WorkspaceOptions workspace;  // --stdlib, --site-packages
   unsigned threads = std::max(2u, std::thread::hardware_concurrency());
   bool verbose = false;
 };
@@ -556,11 +571,18 @@ class Server {
     } else if (method == "textDocument/hover" || method == "textDocument/definition") {
       submit_request(method, id, params);
     } else if (method == "$/cancelRequest") {
-      std::lock_guard lock(mu_);  // only requests not answered yet
-      if (auto it = in_flight_.find(params["id"].dump()); it != in_flight_.end()) it->second = true;
+      // Only requests not answered yet: one not started answers RequestCancelled when it
+      // would start, one running is cancelled through its token (its worker's queries throw).
+      std::lock_guard lock(mu_);
+      if (auto it = in_flight_.find(params["id"].dump()); it != in_flight_.end()) {
+        it->second.cancelled = true;
+        it->second.token.cancel();
+      }
     } else if (method == "pyscope/stats") {
       respond(id, Object{{"checks", checks_.load()},
                          {"cancelled", cancelled_.load()},
+                         {"requests_cancelled", requests_cancelled_.load()},
+                         {"requests_cancelled_running", requests_cancelled_running_.load()},
                          {"published", published_.load()},
                          {"writes", writes_},
                          {"idle", idle()}});
@@ -592,28 +614,26 @@ class Server {
     } else if (params["rootPath"].is_string()) {
       root = params["rootPath"].as_string();
     }
-    WorkspaceConfig config = opt_.workspace;
-    if (!root.empty()) config.root = root;
-    if (config.root.empty()) config.root = std::filesystem::current_path().string();
-    config.root = normalized_dir(config.root);
+    if (root.empty()) root = opt_.root;
+    if (root.empty()) root = std::filesystem::current_path().string();
+    const SearchPaths search = opt_.workspace.search_paths(root);
     const auto t0 = std::chrono::steady_clock::now();
     db_ = std::make_unique<Db>();
-    load_workspace(*db_, config);
+    const WorkspaceSummary loaded = load_workspace(*db_, search);
     for (const File f : db_->files) by_path_[db_->path(f)] = f;
-    log("workspace %s: %zu files (%zu analyzed) loaded in %.0f ms", config.root.c_str(),
-        db_->files.size(), db_->analyzed.size(),
+    log("workspace %s: %zu files (%zu analyzed) loaded in %.0f ms", search.project.c_str(),
+        db_->files.size(), loaded.analyzed,
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    for (const RootSummary& r : loaded.roots)
+      log("  %s root %s: %zu files%s", to_string(r.kind), r.path.c_str(), r.files,
+          r.analyzed ? ", analyzed" : "");
   }
 
   // The File of a path: the workspace's, or a new one (a file the scan did not see).
   File file_of(const std::string& path) {
     if (auto it = by_path_.find(path); it != by_path_.end()) return it->second;
-    FileData data;
-    data.path = path;
-    const File f = File::create(*db_, std::move(data));
-    db_->files.push_back(f);
+    const File f = add_file(*db_, path);
     by_path_[path] = f;
-    db_->workspace.set(*db_, &WorkspaceData::files, db_->files, relish::Durability::high);
     return f;
   }
 
@@ -682,8 +702,8 @@ class Server {
   // ---- the pool ----
 
   struct Task {
-    std::string check_uri;      // a check of this document, or:
-    std::function<void()> run;  // a request
+    std::string check_uri;  // a check of this document, or a request (given its worker's token):
+    std::function<void(const relish::CancellationToken&)> run;
   };
 
   void start_pool() {
@@ -735,8 +755,11 @@ class Server {
         if (!task.check_uri.empty()) pending_checks_.erase(task.check_uri);
         ++running_;
       }
+      // A fresh token for every task: a token stays cancelled until its thread takes another,
+      // and a cancelled request must not cancel what this thread runs next.
+      const relish::CancellationToken token = db_->cancellation_token();
       if (task.run) {
-        task.run();
+        task.run(token);
       } else {
         check(task.check_uri);  // a cancelled check is queued again before it returns
       }
@@ -793,8 +816,10 @@ class Server {
     }
   }
 
-  // hover / definition on the pool; a write cancels and the request is answered in the new
-  // revision; $/cancelRequest before the answer answers RequestCancelled.
+  // hover / definition on the pool. Two cancellations, told apart by Cancelled::reason(): a
+  // write (pending_write) and the request is asked again in the new revision; $/cancelRequest
+  // (token: the worker's token, registered in in_flight_ while it runs) and it answers
+  // RequestCancelled, as it does when the cancel came before it started.
   void submit_request(const std::string& method, const Value& id, const Value& params) {
     const std::string uri = params["textDocument"]["uri"].as_string();
     File file;
@@ -805,7 +830,7 @@ class Server {
     }
     if (file == File{}) file = file_of(path_of_uri(uri));
     Task task;
-    task.run = [this, method, id, params, file] {
+    task.run = [this, method, id, params, file](const relish::CancellationToken& token) {
       struct Done {  // answered: forget the id
         Server& s;
         std::string id;
@@ -817,10 +842,13 @@ class Server {
       for (;;) {
         {
           std::lock_guard lock(mu_);
-          if (in_flight_.at(done.id)) {
+          Request& r = in_flight_.at(done.id);
+          if (r.cancelled) {  // before it started (or between two attempts)
+            requests_cancelled_.fetch_add(1, std::memory_order_relaxed);
             respond_error(id, -32800, "request cancelled");
             return;
           }
+          r.token = token;  // from now on $/cancelRequest cancels its queries
         }
         try {
           relish::ReadScope read(*db_);
@@ -860,8 +888,17 @@ class Server {
             }
           }
           return;
-        } catch (const relish::Cancelled&) {
-          cancelled_.fetch_add(1, std::memory_order_relaxed);  // ask again in the new revision
+        } catch (const relish::Cancelled& c) {
+          if (c.reason() == relish::Cancelled::Reason::token) {  // $/cancelRequest: no retry
+            requests_cancelled_.fetch_add(1, std::memory_order_relaxed);
+            const auto n = requests_cancelled_running_.fetch_add(1, std::memory_order_relaxed) + 1;
+            log("%s %s cancelled while running (%llu so far)", method.c_str(), done.id.c_str(),
+                static_cast<unsigned long long>(n));
+            respond_error(id, -32800, "request cancelled");
+            return;
+          }
+          // A pending write (Reason::pending_write): ask again in the new revision.
+          cancelled_.fetch_add(1, std::memory_order_relaxed);
         } catch (const std::exception& e) {
           respond_error(id, -32603, e.what());
           return;
@@ -870,7 +907,7 @@ class Server {
     };
     {
       std::lock_guard lock(mu_);
-      in_flight_[id.dump()] = false;
+      in_flight_[id.dump()] = Request{};
       queue_.push_back(std::move(task));
     }
     cv_.notify_one();
@@ -891,34 +928,38 @@ class Server {
   std::map<std::string, Doc> docs_;
   std::deque<Task> queue_;
   std::set<std::string> pending_checks_;
-  std::map<std::string, bool> in_flight_;  // requests not answered yet: id -> cancelled
+  struct Request {
+    bool cancelled = false;           // $/cancelRequest came
+    relish::CancellationToken token;  // its worker's, once it runs (before: cancels nothing)
+  };
+  std::map<std::string, Request> in_flight_;  // requests not answered yet, by id
   bool stopping_ = false;
   unsigned running_ = 0;  // tasks being run
   std::vector<std::thread> pool_;
   std::mutex out_mu_;
   std::atomic<std::uint64_t> checks_{0}, cancelled_{0}, published_{0};
+  // Requests answered RequestCancelled; those whose queries were running (token cancellation).
+  std::atomic<std::uint64_t> requests_cancelled_{0}, requests_cancelled_running_{0};
 };
 
 // `pyscope serve ...` (argv[0] is "serve").
-inline int serve_command(int argc, char** argv, WorkspaceConfig workspace) {
+inline int serve_command(int argc, char** argv) {
   ServeOptions opt;
-  opt.workspace = std::move(workspace);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--root" && i + 1 < argc) {
-      opt.workspace.root = argv[++i];
+      opt.root = argv[++i];
     } else if (a == "--threads" && i + 1 < argc) {
       opt.threads = static_cast<unsigned>(std::max(1, std::atoi(argv[++i])));
-    } else if (a == "--site-packages") {
-      opt.workspace.site_packages = true;
+    } else if (opt.workspace.parse(argc, argv, i)) {
     } else if (a == "--verbose") {
       opt.verbose = true;
     } else if (a == "--stdio") {
       // what VS Code's clients pass; stdio is the only transport
     } else {
       std::fprintf(stderr,
-                   "usage: pyscope serve [--root DIR] [--threads N] [--site-packages] "
-                   "[--verbose]\n");
+                   "usage: pyscope serve [--root DIR] [--threads N] [--stdlib DIR] "
+                   "[--site-packages] [--verbose]\n");
       return 64;
     }
   }

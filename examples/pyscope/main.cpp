@@ -6,6 +6,7 @@
 //           [--top K] [--expect CODE=N]
 //   pyscope serve [--root DIR] [--threads N]    a language server over stdio (lsp_server.hpp)
 //   pyscope diagnose DIR [FILE...]              diagnostics, one per line (diagnose.hpp)
+// (both take --stdlib DIR and --site-packages too, and load the workspace as `pyscope DIR`)
 //
 // DIR (the project) defaults to /usr/lib/python3.11 (or another /usr/lib/python3.* found).
 // Its *.py files are analyzed. Imports resolve along a search path, as ty's: the project
@@ -538,13 +539,8 @@ int main(int argc, char** argv) {
   // `pyscope serve` (a language server, lsp_server.hpp), `pyscope diagnose` (diagnose.hpp).
   if (argc > 1 &&
       (std::string_view(argv[1]) == "serve" || std::string_view(argv[1]) == "diagnose")) {
-    pyscope::WorkspaceConfig workspace;
-    workspace.stdlib = find_stdlib();
-    if (!workspace.stdlib.empty())
-      workspace.extension_modules = extension_modules(workspace.stdlib);
-    return std::string_view(argv[1]) == "serve"
-               ? pyscope::lsp::serve_command(argc - 1, argv + 1, std::move(workspace))
-               : pyscope::diagnose_command(argc - 1, argv + 1, std::move(workspace));
+    return std::string_view(argv[1]) == "serve" ? pyscope::lsp::serve_command(argc - 1, argv + 1)
+                                                : pyscope::diagnose_command(argc - 1, argv + 1);
   }
   Options opt = parse_args(argc, argv);
   if (opt.clear_asts || opt.memory_report) {

@@ -1,46 +1,56 @@
-// workspace.hpp: loading a workspace into a pyscope::Db (the one place that decides which files
-// a run sees), shared by `pyscope serve` and `pyscope diagnose`.
+// workspace.hpp: what `pyscope serve` and `pyscope diagnose` add to pyscope's one way of
+// loading a workspace (SearchPaths::discover and load_workspace in pyscope.hpp, as the
+// `pyscope` command loads it): their shared options, a file an editor opens that the scan did
+// not see, and the printed form of a diagnostic.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
-#include <iterator>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "pyscope.hpp"
 
 namespace pyscope {
 
-struct WorkspaceConfig {
-  std::string root;                            // the analyzed directory (absolute)
-  std::string stdlib;                          // the standard library ("": none)
-  std::vector<std::string> extension_modules;  // e.g. <stdlib>/lib-dynload/*.so
-  bool site_packages = false;                  // analyze site-packages under root too
+// The options `serve` and `diagnose` share with `pyscope`.
+struct WorkspaceOptions {
+  std::string stdlib;          // --stdlib DIR; empty: the one the project is in, else Debian's
+  bool site_packages = false;  // --site-packages: report site-packages' diagnostics too
+
+  // Takes argv[i] (and its value) if it is one of these options.
+  bool parse(int argc, char** argv, int& i) {
+    const std::string a = argv[i];
+    if (a == "--site-packages") {
+      site_packages = true;
+      return true;
+    }
+    if (a == "--stdlib" && i + 1 < argc) {
+      stdlib = argv[++i];
+      return true;
+    }
+    return false;
+  }
+  SearchPaths search_paths(const std::string& project) const {
+    return SearchPaths::discover(project, stdlib, site_packages);
+  }
 };
 
-// Scans the root (analyzed) and, when the root is elsewhere, the standard library (a search
-// root of high durability), and loads them. Texts are read from disk by source_text.
-inline void load_workspace(Db& db, const WorkspaceConfig& c) {
-  LoadOptions opt;
-  opt.roots = {c.root};
-  std::vector<FileData> files = scan_directory(c.root, c.site_packages);
-  if (!c.stdlib.empty() && c.stdlib != c.root) {
-    opt.roots.push_back(c.stdlib);
-    if (c.root.rfind(c.stdlib + "/", 0) != 0) {  // the library's files, for imports into it
-      auto lib = scan_directory(c.stdlib);
-      files.insert(files.end(), std::make_move_iterator(lib.begin()),
-                   std::make_move_iterator(lib.end()));
-    }
-  }
-  opt.extension_modules = c.extension_modules;
-  load(db, std::move(files), opt);
+// A file the workspace's scan did not list (a new file an editor opened): in no search root,
+// so nothing imports it, but it can be diagnosed; low durability, like the project's files.
+inline File add_file(Db& db, const std::string& path) {
+  FileData data;
+  data.path = path;
+  const File f = File::create(db, std::move(data), relish::Durability::low);
+  db.files.push_back(f);
+  db.file_roots.push_back(kNoRoot);
+  return f;
 }
 
-inline std::string normalized_dir(const std::string& dir) {
-  std::string out = std::filesystem::absolute(dir).lexically_normal().string();
-  while (out.size() > 1 && out.back() == '/') out.pop_back();
-  return out;
+// A file's path relative to the project directory (as given when it is outside).
+inline std::string project_relative(const Db& db, const std::string& path) {
+  if (path.rfind(db.project_dir + "/", 0) == 0) return path.substr(db.project_dir.size() + 1);
+  return path;
 }
 
 // "pkg/mod.py:12: [unresolved-reference] ..." (line 1-based), the machine-comparable form of

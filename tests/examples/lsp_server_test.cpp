@@ -113,4 +113,29 @@ TEST_CASE("lsp hover and definition: locals, imports, module members", "[example
   CHECK(place->line == 4);
 }
 
+// What `pyscope serve` relies on for $/cancelRequest: a cancelled token makes the thread's
+// queries throw Cancelled (Reason::token) and stays cancelled; a fresh token answers again.
+TEST_CASE("lsp cancellation: a request's token interrupts hover, a fresh one answers",
+          "[examples][lsp]") {
+  pyscope::Db db;
+  pyscope::LoadOptions opt;
+  opt.roots = {"/ws"};
+  pyscope::load(db, {file("/ws/app.py", "count = 3\nprint(count)\n")}, opt);
+  const File app = *pyscope::find_file(db, "/ws/app.py");
+  const auto reason = [&] {
+    try {
+      (void)lsp::hover_text(db, app, pos(1, 7));
+    } catch (const relish::Cancelled& c) {
+      return c.reason() == relish::Cancelled::Reason::token ? "token" : "pending write";
+    }
+    return "answered";
+  };
+  const relish::CancellationToken token = db.cancellation_token();
+  token.cancel();
+  CHECK(std::string(reason()) == "token");
+  CHECK(std::string(reason()) == "token");  // until the thread takes a new token
+  (void)db.cancellation_token();
+  CHECK(lsp::hover_text(db, app, pos(1, 7)) == "count: int");
+}
+
 }  // namespace

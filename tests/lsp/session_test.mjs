@@ -4,16 +4,20 @@
 //   node tests/lsp/session_test.mjs PATH/TO/pyscope [--keep]
 //
 // 1. Copies tests/lsp/workspace to a temporary directory (plus a generated 18,000-line big.py,
-//    so that a check takes longer than the 5 ms between keystrokes), opens documents, types
-//    into them with incremental and full changes 5 ms apart, hovers, goes to definitions,
-//    cancels a request. 2. The same on a copy of Debian's standard library (/usr/lib/python3.11)
-//    as the workspace: typing into os.py and argparse.py, a definition that tomllib/_parser.py
-//    imports renamed in tomllib/_types.py.
+//    so that a check takes longer than the 5 ms between keystrokes, and cold*.py, never
+//    opened), opens documents, types into them with incremental and full changes 5 ms apart,
+//    hovers, goes to definitions, cancels requests. 2. The same on a copy of Debian's standard
+//    library (/usr/lib/python3.11) as the workspace: typing into os.py and argparse.py, a
+//    definition that tomllib/_parser.py imports renamed in tomllib/_types.py.
+//    3. /usr/lib/python3.11/json itself (a workspace inside the standard library, not edited):
+//    no unresolved imports.
 // Checks that:
 //   - the diagnostics published last for each open document (for its final version) equal a
 //     from-scratch `pyscope diagnose` of the same text written to disk;
 //   - an open importer of an edited module is re-published;
 //   - hover gives types, definition gives locations;
+//   - $/cancelRequest interrupts a hover that is running (one in a cold 60,000-line file that
+//     nobody has parsed yet): RequestCancelled, and the same hover asked again answers;
 //   - at least one check was cancelled by an edit (the server's pyscope/stats counters).
 // Exits non-zero on the first failure; bounded by a 45 s timer.
 import { spawn, execFileSync } from 'node:child_process';
@@ -149,13 +153,14 @@ class Session {
   stats() { return this.conn.sendRequest(new RequestType0('pyscope/stats')); }
   // The last published diagnostics of every open document against a from-scratch
   // `pyscope diagnose` of their texts written to disk; then shutdown and exit.
-  async compareAndShutdown(label) {
+  // (`write`: false for a workspace the session did not edit, and may not write to).
+  async compareAndShutdown(label, write = true) {
     const lines = [];
     for (const [rel, doc] of this.docs) {
       const p = this.published.get(doc.uri);
       check(p.version === doc.version, `${label}: ${rel}: last publish is for the final version ${doc.version}`);
       for (const d of p.diagnostics) lines.push(`${rel}:${d.range.start.line + 1}: [${d.code}] ${d.message}`);
-      fs.writeFileSync(path.join(this.root, rel), doc.text);
+      if (write) fs.writeFileSync(path.join(this.root, rel), doc.text);
     }
     this.shuttingDown = true;
     await this.conn.sendRequest(ShutdownRequest.type);
@@ -183,6 +188,15 @@ class Session {
     out.push(`def f${i}(a, b):`, `    c = a + b + ${i}`, '    if c > 3:', '        return helper(c)',
              `    return os.sep + str(f${Math.max(i - 1, 0)}(c, a))`, '');
   fs.writeFileSync(path.join(root, 'big.py'), out.join('\n'));
+  // cold0.py..cold3.py: never opened, so the first request in one parses and indexes its
+  // 60,000 lines itself (what $/cancelRequest can interrupt).
+  const cold = ['from pkg.util import helper', ''];
+  for (let i = 0; i < 10000; ++i)
+    cold.push(`def g${i}(a, b):`, `    c = a * b - ${i}`, '    if c:', '        return helper(c)',
+              `    return g${Math.max(i - 1, 0)}(c, b)`, '');
+  cold.push('result = g9999(1, 2)', '');
+  for (let k = 0; k < 4; ++k) fs.writeFileSync(path.join(root, `cold${k}.py`), cold.join('\n'));
+  const coldResult = { line: cold.length - 2, character: 1 };
 
   const s = new Session(root);
   const init = await s.initialize();
@@ -257,6 +271,34 @@ class Session {
     }
     check(outcome === 'answered' || outcome === 'error -32800', `cancelled hover: ${outcome}`);
   }
+  // $/cancelRequest while the request runs: a hover in a cold file, cancelled a few ms after
+  // it was sent, is interrupted through its worker's relish::CancellationToken and answers
+  // RequestCancelled (the server's requests_cancelled_running counter says it was running).
+  {
+    let running = 0, outcome;
+    for (let k = 0; k < 3 && !running; ++k) {
+      const before = (await s.stats()).requests_cancelled_running;
+      const source = new CancellationTokenSource();
+      const p = s.conn.sendRequest(HoverRequest.type, { textDocument: { uri: s.uriOf(`cold${k}.py`) }, position: coldResult },
+                                   source.token);
+      await sleep(3 + 4 * k);
+      source.cancel();
+      try {
+        outcome = (await p) ? 'answered' : 'null';
+      } catch (e) {
+        outcome = `error ${e.code}`;
+      }
+      running = (await s.stats()).requests_cancelled_running - before;
+      console.log(`hover in cold${k}.py cancelled after ${3 + 4 * k} ms: ${outcome}${running ? ', while running' : ''}`);
+    }
+    check(running === 1 && outcome === 'error -32800', 'a running hover is cancelled by $/cancelRequest: RequestCancelled');
+    // The worker goes on with a fresh token: the same hover answers, and so does a cold one.
+    const t = Date.now();
+    let h = await s.conn.sendRequest(HoverRequest.type, { textDocument: { uri: s.uriOf('cold0.py') }, position: coldResult });
+    check(h && h.contents.value.includes('result:'), `the cancelled hover asked again answers: ${JSON.stringify(h && h.contents.value)}`);
+    h = await s.conn.sendRequest(HoverRequest.type, { textDocument: { uri: s.uriOf('cold3.py') }, position: coldResult });
+    check(h && h.contents.value.includes('result:'), `a hover in an untouched cold file answers (${Date.now() - t} ms for both)`);
+  }
 
   // didClose: the document's diagnostics are withdrawn (an empty publish), its file is read
   // from disk again.
@@ -295,7 +337,9 @@ class Session {
     filter: (src) => {
       const name = path.basename(src);
       if (name === '__pycache__' || name === 'site-packages' || name === 'dist-packages') return false;
-      return src === stdlib || name.endsWith('.py') || fs.statSync(src).isDirectory();
+      // lib-dynload/*.so: the extension modules, found as pyscope finds them in a stdlib
+      return src === stdlib || name.endsWith('.py') || fs.statSync(src).isDirectory() ||
+             (path.basename(path.dirname(src)) === 'lib-dynload' && name.endsWith('.so'));
     },
   });
   const t0 = Date.now();
@@ -321,6 +365,21 @@ class Session {
   for (const needle of ['undefined_in_argparse', 'pyscope_no_such_module'])
     check(expected.some((l) => l.includes(needle)), `the typed ${needle} is diagnosed`);
   fs.rmSync(root, { recursive: true, force: true });
+}
+
+// ==== 3. A package of the standard library as the workspace (/usr/lib/python3.11/json) ====
+// The project is inside the stdlib: its modules are json.*, and `from json import decoder`,
+// `from .scanner import ...` resolve (no false unresolved imports), as in `pyscope diagnose`.
+{
+  const root = path.join(stdlib, 'json');
+  const s = new Session(root);
+  await s.initialize();
+  for (const rel of ['__init__.py', 'decoder.py', 'encoder.py', 'tool.py']) s.open(rel);
+  await s.settle();
+  const unresolved = [...s.docs.values()].flatMap((d) => s.published.get(d.uri).diagnostics)
+    .filter((d) => d.code === 'unresolved-import');
+  check(unresolved.length === 0, `json package workspace: no unresolved imports (${JSON.stringify(unresolved)})`);
+  await s.compareAndShutdown('json package workspace', false);
 }
 
 clearTimeout(timer);
