@@ -85,12 +85,14 @@ inline auto FunctionIngredient<F, O, Cycle>::accept_unclaimed(Db& db, Local& l, 
                                                               std::uint32_t stamp)
     -> const Value* {
   Runtime& rt = db.runtime();
-  // Unmarked (acquire: what its last publisher wrote is visible), with its value; or final.
-  const bool final_value = m.durability == Durability::never_change;
-  if ((!final_value && (m.dirty.load(std::memory_order_acquire) || !rt.accepts_clean())) ||
-      !m.filled.load(std::memory_order_acquire) || is_provisional(m) ||
-      (m.extra && !m.extra->created.empty()) || m.notes_use || m.key_stamp != stamp)
+  // Unmarked (acquire: what its last publisher wrote is visible), with its value. A final
+  // (never_change) memo needs no check, but its durability is read only after the acquire
+  // loads: a marked memo's fields may be being rewritten by its owner.
+  if (m.dirty.load(std::memory_order_acquire) || !m.filled.load(std::memory_order_acquire) ||
+      !rt.accepts_clean() || is_provisional(m) || (m.extra && !m.extra->created.empty()) ||
+      m.notes_use || m.key_stamp != stamp)
     return nullptr;
+  const bool final_value = m.durability == Durability::never_change;
   if (rt.checks_acceptance()) [[unlikely]]
     rt.check_acceptance(key, verified, dependency_span(0, key.key));
   const Revision now = rt.revision();
