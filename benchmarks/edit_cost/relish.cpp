@@ -14,6 +14,8 @@
 //    root; the other N - 1 roots are clean. `per_clean_root` is the time per root read.
 //    Goal: at most 15 ns per clean root.
 //
+// 3. first_write/N: the tree's first write after its cold run, which folds the run's edges.
+//
 // Counters (one untimed iteration): executed (queries re-run), validated (memos verified
 // deeply), accepted (memos accepted in O(1), outside every write's cone), marked (nodes the
 // write marked, the written field included).
@@ -21,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <relish/relish.hpp>
@@ -100,6 +103,29 @@ void BM_tree(benchmark::State& state) {
   state.counters["depth"] = static_cast<double>(db.width.size());
 }
 BENCHMARK(BM_tree)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+
+// The first write after a cold run folds every execution's dependencies into the reverse
+// index (the first keystroke after a language server checked the project). Timed: that write
+// alone; `per_edge` divides it by the edges folded.
+void BM_first_write(benchmark::State& state) {
+  const auto n = static_cast<std::uint32_t>(state.range(0));
+  double edges = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto db = std::make_unique<TreeDb>();
+    build_tree(*db, n);
+    benchmark::DoNotOptimize(root(*db));
+    state.ResumeTiming();
+    db->inputs[n / 2].set(*db, &NumData::value, 1'000'000'000);
+    state.PauseTiming();
+    edges = static_cast<double>(db->runtime().reverse_index().edges());
+    db.reset();
+    state.ResumeTiming();
+  }
+  state.counters["edges"] = edges;
+  state.counters["per_edge"] = per_item(edges);
+}
+BENCHMARK(BM_first_write)->Arg(100'000)->Arg(1'000'000)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 // ---- files ------------------------------------------------------------------------------
 

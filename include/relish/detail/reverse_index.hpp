@@ -6,16 +6,21 @@
 // path. They may be stale (the memo re-ran and no longer reads the node): a stale edge only
 // costs one needless verification. A node's list is compacted when it has doubled since its
 // last compaction, so re-runs that read the same things do not grow it without bound.
+//
+// Layout. Keys are small dense integers per ingredient, so a node's entry is found by index,
+// not by hashing: per ingredient index, pages of 1,024 entries, allocated when first written.
+// An entry is 12 bytes and holds its first reader inline (most nodes have one: a file's text
+// is read by its parser, a memo by its caller); a second reader moves the list to a vector.
+// Folding the first write after a cold run of a million memos writes entries in about the
+// order the keys were allocated, where a hash table took a cache miss per edge.
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/inlined_vector.h"
 #include "relish/detail/ids.hpp"
 
 namespace relish::detail {
@@ -23,61 +28,109 @@ namespace relish::detail {
 class ReverseIndex {
  public:
   // Records that `dependent` read `node`. `still_reads(dependent, node)` tells, when the list
-  // is compacted, whether an old edge is still real.
+  // is compacted, whether an old edge is still real. Strong guarantee: if an allocation
+  // throws, the index is as it was.
   template <class StillReads>
   void add(DatabaseKey node, DatabaseKey dependent, StillReads&& still_reads) {
-    Dependents& d = (*by_node_)[node];
-    if (!d.memos.empty() && d.memos.back() == dependent) return;  // re-ran, read it again
-    d.memos.push_back(dependent);
+    Entry& e = entry(node);
+    if (e.more == 0) {
+      if (e.reader_plus1 == 0) {
+        e = Entry{dependent.ingredient + 1, dependent.key, 0};
+        ++edges_;
+        return;
+      }
+      const DatabaseKey first{e.reader_plus1 - 1, e.reader_key};
+      if (first == dependent) return;  // re-ran, read it again
+      overflow_.emplace_back();
+      Readers& r = overflow_.back();
+      try {
+        r.memos = {first, dependent};
+      } catch (...) {
+        overflow_.pop_back();
+        throw;
+      }
+      e.more = static_cast<std::uint32_t>(overflow_.size());
+      ++edges_;
+      return;
+    }
+    Readers& r = overflow_[e.more - 1];
+    if (!r.memos.empty() && r.memos.back() == dependent) return;  // re-ran, read it again
+    r.memos.push_back(dependent);
     ++edges_;
-    if (d.memos.size() >= d.compact_at) compact(node, d, still_reads);
+    if (r.memos.size() >= r.compact_at) compact(node, r, still_reads);
   }
 
   // Calls `f(dependent)` for every memo that may have read `node`.
   template <class F>
   void for_each_dependent(DatabaseKey node, F&& f) const {
-    if (!by_node_) return;
-    const auto it = by_node_->find(node);
-    if (it == by_node_->end()) return;
-    for (DatabaseKey d : it->second.memos) f(d);
+    const Entry* e = find(node);
+    if (!e) return;
+    if (e->more != 0) {
+      for (DatabaseKey d : overflow_[e->more - 1].memos) f(d);
+    } else if (e->reader_plus1 != 0) {
+      f(DatabaseKey{e->reader_plus1 - 1, e->reader_key});
+    }
   }
 
-  // An allocation failed while adding: the map may be inconsistent (Abseil's tables update
-  // their capacity before allocating the new one), so it is never touched again, not even
-  // to free it. The engine verifies everything from then on (Runtime::index_lost_).
+  // An allocation failed while folding: the engine verifies everything from then on
+  // (Runtime::index_lost_) and never reads the index again, so its memory goes now.
   void abandon() noexcept {
-    // Kept reachable from a global (a leak checker sees it as in use), never freed.
-    static std::atomic<void*> kept[8];
-    void* map = by_node_.release();
-    for (auto& slot : kept) {
-      void* empty = nullptr;
-      if (slot.compare_exchange_strong(empty, map)) break;
-    }
+    std::vector<std::vector<std::unique_ptr<Entry[]>>>().swap(pages_);
+    std::vector<Readers>().swap(overflow_);
     edges_ = 0;
   }
 
-  // Room for `more` new nodes (folding a large cold run would otherwise rehash many times).
-  void reserve_more(std::size_t more) { by_node_->reserve(by_node_->size() + more); }
-
   std::size_t edges() const noexcept { return edges_; }
   std::size_t heap_bytes() const noexcept {
-    if (!by_node_) return 0;
-    std::size_t bytes = by_node_->capacity() * (sizeof(DatabaseKey) + sizeof(Dependents) + 1);
-    for (const auto& [node, d] : *by_node_)
-      if (d.memos.size() > kInline) bytes += d.memos.capacity() * sizeof(DatabaseKey);
+    std::size_t bytes = pages_.capacity() * sizeof(pages_[0]);
+    for (const auto& per_ingredient : pages_) {
+      bytes += per_ingredient.capacity() * sizeof(per_ingredient[0]);
+      for (const auto& page : per_ingredient)
+        if (page) bytes += kPage * sizeof(Entry);
+    }
+    bytes += overflow_.capacity() * sizeof(Readers);
+    for (const Readers& r : overflow_) bytes += r.memos.capacity() * sizeof(DatabaseKey);
     return bytes;
   }
 
  private:
-  static constexpr std::size_t kInline = 2;
-  struct Dependents {
-    absl::InlinedVector<DatabaseKey, kInline> memos;
+  static constexpr std::uint32_t kPageBits = 10;
+  static constexpr std::uint32_t kPage = 1u << kPageBits;
+
+  // One node's readers: none (reader_plus1 == 0), one inline, or all in overflow_[more - 1].
+  struct Entry {
+    std::uint32_t reader_plus1 = 0;  // the reader's ingredient index + 1
+    std::uint32_t reader_key = 0;
+    std::uint32_t more = 0;
+  };
+  struct Readers {
+    std::vector<DatabaseKey> memos;
     std::uint32_t compact_at = 8;
   };
 
+  const Entry* find(DatabaseKey node) const noexcept {
+    if (node.ingredient >= pages_.size()) return nullptr;
+    const auto& per_ingredient = pages_[node.ingredient];
+    const std::uint32_t p = node.key >> kPageBits;
+    if (p >= per_ingredient.size() || !per_ingredient[p]) return nullptr;
+    return &per_ingredient[p][node.key & (kPage - 1)];
+  }
+
+  // The entry of `node`, allocating its page (and growing the tables) if needed.
+  Entry& entry(DatabaseKey node) {
+    if (node.ingredient >= pages_.size()) pages_.resize(node.ingredient + 1);
+    auto& per_ingredient = pages_[node.ingredient];
+    const std::uint32_t p = node.key >> kPageBits;
+    if (p >= per_ingredient.size())
+      per_ingredient.resize(std::max<std::size_t>(p + 1, 2 * per_ingredient.size()));
+    auto& page = per_ingredient[p];
+    if (!page) page = std::make_unique<Entry[]>(kPage);
+    return page[node.key & (kPage - 1)];
+  }
+
   template <class StillReads>
-  void compact(DatabaseKey node, Dependents& d, StillReads& still_reads) {
-    auto& v = d.memos;
+  void compact(DatabaseKey node, Readers& r, StillReads& still_reads) {
+    auto& v = r.memos;
     const std::size_t before = v.size();
     std::sort(v.begin(), v.end(), [](DatabaseKey a, DatabaseKey b) {
       return a.ingredient != b.ingredient ? a.ingredient < b.ingredient : a.key < b.key;
@@ -90,11 +143,11 @@ class ReverseIndex {
                              [&](DatabaseKey m) { return !still_reads(m, node); }),
               v.end());
     edges_ -= before - v.size();
-    d.compact_at = static_cast<std::uint32_t>(std::max<std::size_t>(8, 2 * v.size()));
+    r.compact_at = static_cast<std::uint32_t>(std::max<std::size_t>(8, 2 * v.size()));
   }
 
-  std::unique_ptr<absl::flat_hash_map<DatabaseKey, Dependents>> by_node_ =
-      std::make_unique<absl::flat_hash_map<DatabaseKey, Dependents>>();
+  std::vector<std::vector<std::unique_ptr<Entry[]>>> pages_;
+  std::vector<Readers> overflow_;
   std::size_t edges_ = 0;
 };
 

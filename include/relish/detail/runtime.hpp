@@ -1078,9 +1078,6 @@ class Runtime {
     try {
       to_mark_.clear();
       // The threads cannot change during a write (local_slow takes write_mu_).
-      std::size_t executed = 0;
-      for (Local* o : by_local_id_) executed += o->executed.size();
-      if (executed > 1024) reverse_.reserve_more(executed);  // about one new node each
       for (Local* o : by_local_id_) {
         for (DatabaseKey m : o->executed) fold(m);
         o->executed.clear();
@@ -1093,7 +1090,7 @@ class Runtime {
       for (DatabaseKey k : to_mark_) mark_from(k);
       to_mark_.clear();
     } catch (...) {
-      reverse_.abandon();  // possibly half-grown: never touched again
+      reverse_.abandon();  // incomplete now: never read again
       index_lost_.store(true, std::memory_order_relaxed);
     }
   }
