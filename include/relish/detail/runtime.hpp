@@ -203,6 +203,7 @@ class IngredientBase {
   }
   void want_revision_hook(bool on) noexcept {
     revision_hook_.store(on, std::memory_order_relaxed);
+    if (on && any_hook_) any_hook_->store(true, std::memory_order_relaxed);
   }
 
  private:
@@ -210,6 +211,7 @@ class IngredientBase {
   std::string name_;
   std::uint32_t first_index_ = 0;
   std::atomic<bool> revision_hook_{true};  // ingredients without work turn it off
+  std::atomic<bool>* any_hook_ = nullptr;  // the runtime's: some ingredient wants the hook
   const Runtime* runtime_ = nullptr;
 };
 
@@ -426,7 +428,7 @@ class Runtime {
                  stderr);
       std::abort();
     }
-    LockGuard write(write_mu_);
+    std::lock_guard<SleepLock> write(write_mu_);
     hold_off_readers(me);  // pending_ stays raised: no query may start any more
   }
 
@@ -490,6 +492,8 @@ class Runtime {
     IngredientBase* ing = owned.get();
     ing->first_index_ = by_index_.size();
     ing->runtime_ = this;
+    ing->any_hook_ = &any_hook_;
+    if (ing->wants_revision_hook()) any_hook_.store(true, std::memory_order_relaxed);
     for (std::uint32_t s = 0; s < subs; ++s) by_index_.emplace_back(ing, s);
     owned_.emplace_back(std::move(owned));
     slot.store(ing, std::memory_order_release);
@@ -940,7 +944,7 @@ class Runtime {
     // A new thread. Registration takes write_mu_ too: a write sees a fixed set of threads
     // (hold_off_readers). Only here: a known thread may come back here (its cache names
     // another database) while inside this one, and a writer may be waiting for it.
-    LockGuard write(write_mu_);
+    std::lock_guard<SleepLock> write(write_mu_);
     LockGuard lock(locals_mu_);
     auto& slot = locals_[me];
     if (!slot) {
@@ -1046,16 +1050,24 @@ class Runtime {
 
   // The hooks may invalidate (interned values reclaimed, memos of deleted entities dropped):
   // their readers are marked before any query runs in the new revision.
+  // Most writes find no ingredient with work (no LRU, no garbage collection, nothing deleted):
+  // one load, not a call per ingredient.
   void run_revision_hooks(Database& db) {
     std::exception_ptr first;
-    for_each_ingredient([&](IngredientBase& ing) {
-      if (!ing.wants_revision_hook()) return;
-      try {
-        ing.on_new_revision(db);
-      } catch (...) {
-        if (!first) first = std::current_exception();
-      }
-    });
+    if (any_hook_.load(std::memory_order_relaxed)) {
+      any_hook_.store(false, std::memory_order_relaxed);
+      bool again = false;
+      for_each_ingredient([&](IngredientBase& ing) {
+        if (!ing.wants_revision_hook()) return;
+        try {
+          ing.on_new_revision(db);
+        } catch (...) {
+          if (!first) first = std::current_exception();
+        }
+        again = again || ing.wants_revision_hook();
+      });
+      if (again) any_hook_.store(true, std::memory_order_relaxed);
+    }
     mark_noted(db);
     if (first) std::rethrow_exception(first);
   }
@@ -1155,14 +1167,18 @@ class Runtime {
   // Marks `node` and everything above it that is not marked yet.
   void mark_from(DatabaseKey node) {
     std::vector<DatabaseKey>& stack = mark_stack_;
-    stack.clear();
-    auto mark = [&](DatabaseKey k) {
+    auto mark_one = [&](DatabaseKey k) {
       const auto& [ing, sub] = by_index_[k.ingredient];
-      if (!ing->mark_dirty(sub, k.key)) return;
+      if (!ing->mark_dirty(sub, k.key)) return false;
       ++marked_;
-      stack.push_back(k);
+      return true;
     };
-    mark(node);
+    auto mark = [&](DatabaseKey k) {
+      if (mark_one(k)) stack.push_back(k);
+    };
+    if (!mark_one(node)) return;
+    stack.clear();
+    reverse_.for_each_dependent(node, mark);
     while (!stack.empty()) {
       const DatabaseKey k = stack.back();
       stack.pop_back();
@@ -1223,7 +1239,7 @@ class Runtime {
   std::atomic<std::uint32_t> threads_{0};  // by_local_id_.size(), readable without the lock
 
   std::atomic<bool> pending_{false};
-  Mutex write_mu_;
+  SleepLock write_mu_;
   AsymmetricFence fence_;
 
   std::function<void(const Event&)> on_event_;
@@ -1243,6 +1259,8 @@ class Runtime {
   bool check_acceptance_ = false;
 #endif
   std::atomic<bool> index_lost_{false};
+  // Some ingredient wants on_new_revision (IngredientBase::want_revision_hook sets it).
+  std::atomic<bool> any_hook_{false};
 };
 
 }  // namespace relish::detail
