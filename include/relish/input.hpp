@@ -95,20 +95,24 @@ class InputIngredient final : public IngredientBase {
     std::uint32_t stamp;
   };
 
-  InputIngredient() : IngredientBase(std::string(entity_name<T>())) { want_revision_hook(false); }
+  InputIngredient() : IngredientBase(std::string(kName)) { want_revision_hook(false); }
+  static constexpr std::string_view kName = entity_name<T>();
 
   // `fields`: durabilities that differ from `d`, by field index.
   std::pair<std::uint32_t, std::uint32_t> create(
       Database& db, T&& value, Durability d,
       std::span<const std::pair<std::uint32_t, Durability>> fields = {}) {
     Runtime& rt = db.runtime();
-    if (Local& l = rt.local(); l.scope_depth != 0) {
-      throw MisuseError("cannot create an input " + name() + " inside query " +
-                        rt.current_query(l) + ": create inputs between queries");
-    }
-    Record rec{std::move(value), {}, make_stamp(rt.tag(), 1)};
-    for (auto& f : rec.fields) f = FieldStamp{rt.revision(), d};
-    for (auto [i, fd] : fields) rec.fields[i].durability = fd;
+    if (Local& l = rt.local(); l.scope_depth != 0) [[unlikely]]
+      throw_create_in_query(rt, l);
+    const std::uint32_t stamp = make_stamp(rt.tag(), 1);
+    const Revision now = rt.revision();
+    auto make = [&] {
+      Record rec{std::move(value), {}, stamp};
+      for (auto& f : rec.fields) f = FieldStamp{now, d};
+      for (auto [i, fd] : fields) rec.fields[i].durability = fd;
+      return rec;
+    };
     if constexpr (kSingleton) {
       // A write, so that a query that looked for the instance and found none re-runs.
       Runtime::WriteScope write(rt, db, [&] { return "cannot create the singleton " + name(); });
@@ -116,15 +120,20 @@ class InputIngredient final : public IngredientBase {
         throw MisuseError("singleton input " + name() +
                           " already exists: create it once, then set its fields");
       }
-      const std::uint32_t index = records_.emplace_back(std::move(rec));
-      write.new_revision(d, DatabaseKey{first_index(), index}, [&](Revision now) noexcept {
-        for (auto& f : records_[index].fields) f.changed_at = now;
+      const std::uint32_t index = records_.append(make);
+      write.new_revision(d, DatabaseKey{first_index(), index}, [&](Revision r) noexcept {
+        for (auto& f : records_[index].fields) f.changed_at = r;
       });
-      return {index, records_[index].stamp};
+      return {index, stamp};
     } else {
-      const std::uint32_t index = records_.emplace_back(std::move(rec));
-      return {index, records_[index].stamp};
+      return {records_.append(make), stamp};
     }
+  }
+
+  [[noreturn, gnu::noinline, gnu::cold]] void throw_create_in_query(const Runtime& rt,
+                                                                   const Local& l) const {
+    throw MisuseError("cannot create an input " + name() + " inside query " +
+                      rt.current_query(l) + ": create inputs between queries");
   }
 
   // The singleton's handle, recording that the caller looked (nullopt: none yet).

@@ -53,9 +53,14 @@ class StableVector {
 
   template <class... A>
   std::uint32_t emplace_back(A&&... args) {
+    return append([&] { return T(std::forward<A>(args)...); });
+  }
+  // Appends the element `make()` returns, built in its slot (no temporary is moved).
+  template <class Make>
+  std::uint32_t append(Make&& make) {
     std::lock_guard<SpinLock> lock(grow_);
     const std::uint32_t s = size_.load(std::memory_order_relaxed);
-    ::new (static_cast<void*>(slot(s))) T(std::forward<A>(args)...);
+    ::new (static_cast<void*>(slot(s))) T(make());
     size_.store(s + 1, std::memory_order_release);
     return s;
   }
