@@ -18,7 +18,11 @@
 // to unwind. Install the event callback before starting threads; it is called concurrently.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -93,6 +97,18 @@ class Database {
       runtime_.for_each_ingredient([&](detail::IngredientBase& ing) { ing.evict_values(*this); });
     }
     detail::Runtime::rethrow_callback_error(runtime_.local());
+  }
+
+  // How long a write (a set, a create that writes, Database::write) waits for queries running
+  // on other threads to unwind before giving up with a WriteTimeoutError, having written
+  // nothing; std::nullopt (the default) waits as long as it takes. Queries notice a pending
+  // write at their next read, so a long wait means one is not reading (a long loop: call
+  // check_cancelled in it) or is blocked outside relish, on a thread that may be the very one
+  // writing: a query that hands work to a helper thread which sets an input, and joins it, is
+  // a deadlock relish cannot tell from a long query. With a limit, it is this error instead,
+  // naming the query.
+  void set_write_wait_limit(std::optional<std::chrono::milliseconds> limit) noexcept {
+    runtime_.set_write_wait_limit(limit ? std::max<std::int64_t>(0, limit->count()) : -1);
   }
 
   // Throws relish::Cancelled if a write is waiting for running queries to finish, or this

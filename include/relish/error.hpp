@@ -94,6 +94,15 @@ class Cancelled {
   Reason reason_ = Reason::pending_write;
 };
 
+// A write gave up: other threads stayed inside the database longer than the limit set with
+// Database::set_write_wait_limit. Nothing was written. The message names the query one of
+// them was running: a query that waits for a thread that writes (a helper thread, a pool)
+// would make the write wait forever.
+class WriteTimeoutError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Setting an input field of durability never_change (or deleting an input that has one).
 class ImmutableInputError : public MisuseError {
  public:

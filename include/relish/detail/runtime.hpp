@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -316,6 +317,9 @@ struct Local {
   std::vector<DatabaseKey> active;  // executing or verifying, outermost first
   std::uint32_t scope_depth = 0;    // nesting of ReaderScopes
   std::atomic<bool> in_db{false};   // inside the database: a writer must wait for it
+  // The outermost query it executes (ingredient index + 1 in the high half, key in the low),
+  // 0 for none: what a write that times out waiting for this thread names.
+  std::atomic<std::uint64_t> running{0};
   // Fixpoint bookkeeping: cycle heads met (as "assume unchanged") by verifications in
   // progress, and memos computed provisionally in the cycles being iterated.
   std::vector<DatabaseKey> cycle_hits;
@@ -592,6 +596,7 @@ class Runtime {
         if (!l_.provisional.empty()) [[unlikely]]
           l_.provisional.clear();
         entered() = nullptr;
+        l_.running.store(0, std::memory_order_relaxed);
         l_.in_db.store(false, std::memory_order_release);
       }
     }
@@ -752,6 +757,8 @@ class Runtime {
 
   Frame& push_frame(Local& l, DatabaseKey k) {
     if (l.depth == l.frames.size()) l.frames.emplace_back();
+    if (l.depth == 0)
+      l.running.store((std::uint64_t{k.ingredient} + 1) << 32 | k.key, std::memory_order_relaxed);
     Frame& f = l.frames[l.depth++];
     f.reset(k);
     // Unique per database: the thread in the top 24 bits. A serial met again after 2^40
@@ -903,6 +910,10 @@ class Runtime {
   // ---- events -------------------------------------------------------------------------
 
   void set_event_callback(std::function<void(const Event&)> cb) { on_event_ = std::move(cb); }
+  // Database::set_write_wait_limit: milliseconds, -1 for none.
+  void set_write_wait_limit(std::int64_t ms) noexcept {
+    write_wait_limit_ms_.store(ms, std::memory_order_relaxed);
+  }
 
   // Calls the event callback. A callback never throws into the engine (events are emitted in
   // the middle of its bookkeeping): its exception is kept and rethrown by the outermost relish
@@ -1000,8 +1011,30 @@ class Runtime {
     }
     write_mu_.lock();
     me.writing = true;
-    hold_off_readers(me);
+    const std::int64_t limit = write_wait_limit_ms_.load(std::memory_order_relaxed);
+    if (const Local* stuck = hold_off_readers(me, limit)) [[unlikely]] {
+      std::string message;
+      try {  // under the lock: what() may describe an input another write could change
+        message = std::string(what()) + ": gave up after waiting " + std::to_string(limit) +
+                  " ms for another thread inside the database" + running_on(*stuck);
+      } catch (...) {
+        end_write();
+        throw;
+      }
+      end_write();
+      throw WriteTimeoutError(message +
+                              " (a query that waits for a thread that writes never finishes)");
+    }
     return false;
+  }
+
+  // ", running query q" for a thread inside the database (only the query's name: its key's
+  // description would read tables that thread may be writing).
+  std::string running_on(const Local& o) const {
+    const std::uint64_t r = o.running.load(std::memory_order_relaxed);
+    if (r == 0) return " (holding a relish::ReadScope, or reading at top level)";
+    const auto* entry = by_index_.get(static_cast<std::uint32_t>((r >> 32) - 1));
+    return entry ? ", running query " + entry->first->name() : std::string();
   }
 
   // Raises `pending_` (queries unwind at their next read, new ones wait) and waits until no
@@ -1009,16 +1042,27 @@ class Runtime {
   // register: the set of threads cannot change meanwhile, and one registering later sees
   // `pending_`. With no other thread registered (a single-threaded tool, a server whose
   // workers have not started), no barrier is needed and there is nobody to wait for.
-  void hold_off_readers(const Local& me) noexcept {
+  // With a limit (milliseconds, -1 for none), returns a thread still inside once it is over.
+  const Local* hold_off_readers(const Local& me, std::int64_t limit_ms = -1) noexcept {
     pending_.store(true, AsymmetricFence::order());
-    if (by_local_id_.size() == 1) return;  // this thread only
+    if (by_local_id_.size() == 1) return nullptr;  // this thread only
     fence_.heavy();
+    std::chrono::steady_clock::time_point deadline{};
     for (Local* o : by_local_id_) {
       if (o == &me) continue;
       while (o->in_db.load(kThreadSanitizer ? std::memory_order_seq_cst
-                                            : std::memory_order_acquire))
+                                            : std::memory_order_acquire)) {
+        if (limit_ms >= 0) {
+          const auto t = std::chrono::steady_clock::now();
+          if (deadline == std::chrono::steady_clock::time_point{})
+            deadline = t + std::chrono::milliseconds(limit_ms);
+          else if (t >= deadline)
+            return o;
+        }
         std::this_thread::yield();
+      }
     }
+    return nullptr;
   }
 
   void end_write() noexcept {
@@ -1239,6 +1283,7 @@ class Runtime {
   std::atomic<std::uint32_t> threads_{0};  // by_local_id_.size(), readable without the lock
 
   std::atomic<bool> pending_{false};
+  std::atomic<std::int64_t> write_wait_limit_ms_{-1};
   SleepLock write_mu_;
   AsymmetricFence fence_;
 
