@@ -48,6 +48,7 @@
 #include "relish/detail/function/cycle_policy.hpp"
 #include "relish/detail/function/keys.hpp"
 #include "relish/detail/function/memo.hpp"
+#include "relish/detail/function/memo_table.hpp"
 #include "relish/detail/ids.hpp"
 #include "relish/detail/intern_table.hpp"
 #include "relish/detail/names.hpp"
@@ -300,7 +301,7 @@ class FunctionIngredient final : public IngredientBase {
   static std::size_t measured_bytes(Memo& m);
   void touch(Memo& m, Revision now) noexcept;
 
-  StableVector<Memo> memos_;
+  MemoTable<Memo, KeyedOnEntity<Args>::value> memos_;
   KeyStore<Args> keys_;
   std::size_t lru_capacity_ = O.lru;
   std::size_t byte_budget_ = O.byte_budget;

@@ -19,13 +19,12 @@ inline void FunctionIngredient<F, O, Cycle>::evict_values(Database& db) {
   };
   std::vector<Candidate> live;
   std::size_t bytes = 0;
-  for (std::uint32_t i = 0; i < memos_.size(); ++i) {
-    const Memo& m = memos_[i];
+  memos_.for_each([&](std::uint32_t id, const Memo& m) {
     if (m.value && !m.assigned) {  // a specified value cannot be re-computed: it stays
-      live.push_back({m.last_used.load(std::memory_order_relaxed), i});
-      if (byte_budget_ != 0) bytes += measured_bytes(memos_[i]);
+      live.push_back({m.last_used.load(std::memory_order_relaxed), id});
+      if (byte_budget_ != 0) bytes += measured_bytes(const_cast<Memo&>(m));
     }
-  }
+  });
   const bool over_count = lru_capacity_ != 0 && live.size() > lru_capacity_;
   const bool over_bytes = byte_budget_ != 0 && bytes > byte_budget_;
   if (!over_count && !over_bytes) return;
@@ -37,7 +36,7 @@ inline void FunctionIngredient<F, O, Cycle>::evict_values(Database& db) {
     const bool evict_count = lru_capacity_ != 0 && count > lru_capacity_;
     const bool evict_bytes = byte_budget_ != 0 && bytes > byte_budget_;
     if (!evict_count && !evict_bytes) break;
-    Memo& m = memos_[c.id];
+    Memo& m = *memos_.get(c.id);
     bytes -= m.value_bytes();
     m.filled.store(false, std::memory_order_relaxed);
     m.value.reset();

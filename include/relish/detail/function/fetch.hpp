@@ -85,8 +85,7 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
   Runtime& rt = db.runtime();
   rt.check_cancelled(l);
   const DatabaseKey key{first_index(), id};
-  memos_.ensure_size(id + 1);
-  Memo& m = memos_[id];
+  Memo& m = memos_.ensure(id);
   for (;;) {
     const Revision verified = m.verified_at.load(std::memory_order_acquire);
     if (verified == rt.revision() && m.filled.load(std::memory_order_acquire) &&

@@ -8,10 +8,9 @@ namespace relish::detail {
 template <auto F, Options O, class Cycle>
 inline void FunctionIngredient<F, O, Cycle>::memory(IngredientMemory& out) const {
   out.kind = "query";
-  out.metadata_bytes += memos_.allocated_bytes() - memos_.size() * sizeof(std::optional<Value>);
-  for (std::uint32_t i = 0; i < memos_.size(); ++i) {
-    const Memo& m = memos_[i];
-    if (m.verified_at.load(std::memory_order_relaxed) == 0) continue;
+  out.metadata_bytes += memos_.allocated_bytes() - memos_.slots() * sizeof(std::optional<Value>);
+  memos_.for_each([&](std::uint32_t, const Memo& m) {
+    if (m.verified_at.load(std::memory_order_relaxed) == 0) return;
     ++out.entries;
     out.metadata_bytes += m.deps.heap_bytes();
     if (m.extra) out.metadata_bytes += sizeof(MemoExtra) + m.extra->created.capacity() * sizeof(DatabaseKey);
@@ -20,7 +19,7 @@ inline void FunctionIngredient<F, O, Cycle>::memory(IngredientMemory& out) const
       out.value_stack_bytes += sizeof(Value);
       out.value_heap_bytes += relish::heap_size(*m.value);
     }
-  }
+  });
   keys_.memory(out);
 }
 

@@ -51,8 +51,7 @@ inline void FunctionIngredient<F, O, Cycle>::specify(Db& db, const K& s, Value&&
   if (std::find(f.created.begin(), f.created.end(), key) != f.created.end()) {
     throw MisuseError(describe(0, id) + " was specified twice by " + rt.describe(f.key));
   }
-  memos_.ensure_size(id + 1);
-  Memo& m = memos_[id];
+  Memo& m = memos_.ensure(id);
   while (!rt.claim(l, m.owner, key)) {
   }
   {
