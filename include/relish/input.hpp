@@ -107,7 +107,7 @@ class InputIngredient final : public IngredientBase {
       throw_create_in_query(rt, l);
     const std::uint32_t stamp = make_stamp(rt.tag(), 1);
     const Revision now = rt.revision();
-    auto make = [&] {
+    auto make = [&] {  // returned by NRVO: built in its slot (a prvalue built worse code)
       Record rec{std::move(value), {}, stamp};
       for (auto& f : rec.fields) f = FieldStamp{now, d};
       for (auto [i, fd] : fields) rec.fields[i].durability = fd;

@@ -497,9 +497,12 @@ class Runtime {
     ing->first_index_ = by_index_.size();
     ing->runtime_ = this;
     ing->any_hook_ = &any_hook_;
-    if (ing->wants_revision_hook()) any_hook_.store(true, std::memory_order_relaxed);
     for (std::uint32_t s = 0; s < subs; ++s) by_index_.emplace_back(ing, s);
     owned_.emplace_back(std::move(owned));
+    // After it is in owned_: a write running its hooks on another thread (a top-level
+    // Query::key or intern registers outside any reader scope) either sees the flag and the
+    // ingredient, or leaves the flag for the next write.
+    if (ing->wants_revision_hook()) any_hook_.store(true, std::memory_order_release);
     slot.store(ing, std::memory_order_release);
     return *ing;
   }
@@ -1098,8 +1101,7 @@ class Runtime {
   // one load, not a call per ingredient.
   void run_revision_hooks(Database& db) {
     std::exception_ptr first;
-    if (any_hook_.load(std::memory_order_relaxed)) {
-      any_hook_.store(false, std::memory_order_relaxed);
+    if (any_hook_.exchange(false, std::memory_order_acquire)) {
       bool again = false;
       for_each_ingredient([&](IngredientBase& ing) {
         if (!ing.wants_revision_hook()) return;

@@ -1,6 +1,7 @@
 // Every lock and atomic protocol of relish lives here, so that a ThreadSanitizer or model-
-// checking build can swap them. Locks are std:: primitives (ThreadSanitizer must see them;
-// Debian's Abseil is not built with TSan instrumentation).
+// checking build can swap them. Locks are std:: primitives or built on std::atomic (SpinLock,
+// SleepLock), whose acquire/release ThreadSanitizer follows; not absl::Mutex (Debian's Abseil
+// is not built with TSan instrumentation).
 #pragma once
 
 #include <atomic>
