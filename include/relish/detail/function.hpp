@@ -27,8 +27,9 @@
 //   discard             entity deleted (or slot reused) -> no memo          discard.hpp
 //   specify             set by the creator of its key -> verified in now    specify.hpp
 //
-// Memo storage is in memo.hpp, argument keys in keys.hpp, the Cycle parameter in
-// cycle_policy.hpp, accumulated values in accumulate.hpp, memory reports in memory_usage.hpp.
+// Memo storage is in memo.hpp, the table of memos by key in memo_table.hpp, argument keys in
+// keys.hpp, the Cycle parameter in cycle_policy.hpp, accumulated values in accumulate.hpp,
+// memory reports in memory_usage.hpp.
 #pragma once
 
 #include <algorithm>
