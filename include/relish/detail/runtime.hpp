@@ -432,7 +432,7 @@ class Runtime {
                  stderr);
       std::abort();
     }
-    std::lock_guard<SleepLock> write(write_mu_);
+    LockGuard write(write_mu_);
     hold_off_readers(me);  // pending_ stays raised: no query may start any more
   }
 
@@ -958,7 +958,7 @@ class Runtime {
     // A new thread. Registration takes write_mu_ too: a write sees a fixed set of threads
     // (hold_off_readers). Only here: a known thread may come back here (its cache names
     // another database) while inside this one, and a writer may be waiting for it.
-    std::lock_guard<SleepLock> write(write_mu_);
+    LockGuard write(write_mu_);
     LockGuard lock(locals_mu_);
     auto& slot = locals_[me];
     if (!slot) {
@@ -1101,7 +1101,10 @@ class Runtime {
   // one load, not a call per ingredient.
   void run_revision_hooks(Database& db) {
     std::exception_ptr first;
-    if (any_hook_.exchange(false, std::memory_order_acquire)) {
+    // A load first: the exchange (a locked instruction, ~7 ns of a ~30 ns write) only when
+    // some ingredient asked.
+    if (any_hook_.load(std::memory_order_relaxed) &&
+        any_hook_.exchange(false, std::memory_order_acquire)) {
       bool again = false;
       for_each_ingredient([&](IngredientBase& ing) {
         if (!ing.wants_revision_hook()) return;
@@ -1286,7 +1289,7 @@ class Runtime {
 
   std::atomic<bool> pending_{false};
   std::atomic<std::int64_t> write_wait_limit_ms_{-1};
-  SleepLock write_mu_;
+  Mutex write_mu_;
   AsymmetricFence fence_;
 
   std::function<void(const Event&)> on_event_;
