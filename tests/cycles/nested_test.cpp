@@ -101,6 +101,7 @@ struct Db : relish::Database {
   std::vector<std::uint32_t> recover_iterations;  // every `iteration` the widening saw
   std::vector<Node> nodes;                        // the randomized graph
   std::vector<Src> srcs;
+  std::vector<char> plain;  // per node, fixed: computed by a query without a cycle policy
 };
 
 // ---- nested: a -> b -> a (outer), b -> c -> b (inner) -------------------------------------
@@ -221,7 +222,8 @@ TEST_CASE("nested cycles entered from the innermost participant: every query get
 //
 // a -> b -> c -> a and b -> c -> b; c reads a and b in the order `inner_first` says. a and b
 // have a policy, c has none: entered from a or b it converges; entered from c, the cycle
-// comes back to c, which is a CycleError (as in Salsa, where c would panic).
+// comes back to c, which would be a CycleError (in Salsa, c panics): relish heads it at the
+// first query with a policy on the way (close_cycle), and it converges too.
 
 int p_zero(Db&, Seeds) { return 0; }
 int p_a_fn(Db& db, Seeds s);
@@ -272,13 +274,9 @@ TEST_CASE("nested cycles closed by a query without a policy", "[cycles][fixpoint
       {
         Db db;
         Seeds s = Seeds::create(db, SeedData(data));
-        const std::string message =
-            relish_test::message_of<relish::CycleError>([&] { p_c(db, s); });
-        CHECK(message.starts_with("relish: cycle detected: p_c(Seed#0) -> "));
-        CHECK(message.ends_with(" -> p_c(Seed#0)"));
-        // Nothing half-done is left: entered from a now, it converges.
-        CHECK(p_a(db, s) == expected);
         CHECK(p_c(db, s) == expected);
+        CHECK(p_a(db, s) == expected);
+        CHECK(p_b(db, s) == expected);
       }
     }
 }
@@ -823,11 +821,19 @@ TEST_CASE("a nested cycle whose inner cycle converges early, entered from b or c
 // edge), reading sources first or last, and stopping as soon as it reaches cap_i (so what it
 // reads depends on provisional values). Monotone with bottom 0: one least fixpoint, computed
 // below without relish. Every node has a Fixpoint policy, so any node may be entered first;
-// `reader(i)` is a plain query outside the cycles.
+// `reader(i)` is a plain query outside the cycles. In the variant with plain nodes, some nodes
+// are computed by `r_plain`, the same function without a policy; no cycle is made of plain
+// nodes only, so every cycle has a head with a policy on the way (close_cycle), whichever node
+// is entered first, and the values are the same least fixpoint.
 
 int r_zero(Db&, std::uint32_t) { return 0; }
 int r_node_fn(Db& db, std::uint32_t i);
 inline constexpr relish::Query<r_node_fn, relish::Options{}, relish::Fixpoint<r_zero>> r_node;
+inline constexpr relish::Query<r_node_fn, relish::Options{.name = "r_plain"}> r_plain;
+
+int node_value(Db& db, std::uint32_t j) {
+  return j < db.plain.size() && db.plain[j] ? r_plain(db, j) : r_node(db, j);
+}
 
 template <class NodeValue, class SrcValue>
 int evaluate_node(const NodeData& n, NodeValue&& node, SrcValue&& src) {
@@ -856,14 +862,14 @@ int r_node_fn(Db& db, std::uint32_t i) {
   data.srcs = n.get(db, &NodeData::srcs);
   data.deps = n.get(db, &NodeData::deps);
   return evaluate_node(
-      data, [&](std::uint32_t j) { return r_node(db, j); },
+      data, [&](std::uint32_t j) { return node_value(db, j); },
       [&](std::uint32_t k) { return db.srcs[k].get(db, &SrcData::value); });
 }
 
 int r_reader_fn(Db& db, std::uint32_t i) {
   const auto n = static_cast<std::uint32_t>(db.nodes.size());
-  const int first = r_node(db, i);
-  return 100 * first + r_node(db, (i * 5 + 3) % n);
+  const int first = node_value(db, i);
+  return 100 * first + node_value(db, (i * 5 + 3) % n);
 }
 inline constexpr relish::Query<r_reader_fn> r_reader;
 
@@ -885,9 +891,18 @@ std::vector<int> least_fixpoint(const std::vector<NodeData>& nodes, const std::v
   return v;
 }
 
-std::vector<Edge> random_deps(std::mt19937_64& rng, std::uint32_t n) {
+bool g_single_edge_plain = false;  // a plain node reads one node
+
+// `plain`: the plain nodes (empty: none). An edge from plain node i to plain node j <= i goes
+// to node 0 instead (never plain): plain nodes alone make no cycle.
+std::vector<Edge> random_deps(std::mt19937_64& rng, std::uint32_t n, std::uint32_t from = 0,
+                              const std::vector<char>& plain = {}) {
   std::vector<Edge> deps(1 + rng() % 3);
-  for (Edge& e : deps) e = Edge{static_cast<std::uint32_t>(rng() % n), rng() % 3 == 0 ? 1 : 0};
+  if (!plain.empty() && plain[from] && g_single_edge_plain) deps.resize(1);
+  for (Edge& e : deps) {
+    e = Edge{static_cast<std::uint32_t>(rng() % n), rng() % 3 == 0 ? 1 : 0};
+    if (!plain.empty() && plain[from] && plain[e.to] && e.to <= from) e.to = 0;
+  }
   return deps;
 }
 std::vector<std::uint32_t> random_srcs(std::mt19937_64& rng, std::uint32_t n_srcs) {
@@ -915,6 +930,13 @@ std::string describe_graph(const std::vector<NodeData>& nodes, const std::vector
 
 // Reads every node and reader of `db` in a random order; returns those that differ from the
 // least fixpoint `expected` ("node 3 = 2, expected 5"), empty if none.
+// With plain nodes, a read may also be a CycleError (see close_cycle): counted in `cycles`.
+struct ReadCounts {
+  int reads = 0;
+  int cycles = 0;
+};
+ReadCounts g_counts;
+
 std::string check_all(Db& db, const std::vector<int>& expected, std::mt19937_64& rng) {
   const auto n = static_cast<std::uint32_t>(expected.size());
   std::vector<std::uint32_t> order(2 * n);
@@ -922,8 +944,17 @@ std::string check_all(Db& db, const std::vector<int>& expected, std::mt19937_64&
   std::shuffle(order.begin(), order.end(), rng);
   std::ostringstream wrong;
   for (std::uint32_t q : order) {
+    ++g_counts.reads;
+    if (!db.plain.empty()) {
+      try {
+        (void)(q < n ? node_value(db, q) : r_reader(db, q - n));
+      } catch (const relish::CycleError&) {
+        ++g_counts.cycles;
+        continue;
+      }
+    }
     if (q < n) {
-      const int v = r_node(db, q);
+      const int v = node_value(db, q);
       if (v != expected[q])
         wrong << "node " << q << " = " << v << ", expected " << expected[q] << "; ";
     } else {
@@ -941,14 +972,20 @@ std::string check_all(Db& db, const std::vector<int>& expected, std::mt19937_64&
   return wrong.str();
 }
 
-void run_random(std::uint64_t seed, int steps, bool pull_only = false) {
-  CAPTURE(seed, pull_only);
+void run_random(std::uint64_t seed, int steps, bool pull_only = false, bool with_plain = false) {
+  CAPTURE(seed, pull_only, with_plain);
   std::mt19937_64 rng(seed);
   const auto n = static_cast<std::uint32_t>(8 + rng() % 5);
   const std::uint32_t n_srcs = 3;
+  std::vector<char> plain;
+  if (with_plain) {
+    plain.resize(n);
+    for (std::uint32_t i = 1; i < n; ++i) plain[i] = rng() % 2;
+  }
   std::vector<NodeData> nodes(n);
-  for (NodeData& d : nodes) {
-    d.deps = random_deps(rng, n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    NodeData& d = nodes[i];
+    d.deps = random_deps(rng, n, i, plain);
     d.srcs = random_srcs(rng, n_srcs);
     d.cap = 2 + static_cast<int>(rng() % 6);
     d.srcs_first = rng() % 2;
@@ -957,10 +994,12 @@ void run_random(std::uint64_t seed, int steps, bool pull_only = false) {
   for (int& s : srcs) s = static_cast<int>(rng() % 9);
 
   Db db;
+  db.plain = plain;
   db.runtime().set_pull_only_for_testing(pull_only);
   for (const NodeData& d : nodes) db.nodes.push_back(Node::create(db, NodeData(d)));
   for (int s : srcs) db.srcs.push_back(Src::create(db, {.value = s}));
   Src noise = Src::create(db, {.value = 0});  // read by nothing
+  const int cycles_before = g_counts.cycles;
 
   for (int step = 0; step < steps; ++step) {
     CAPTURE(step);
@@ -980,7 +1019,7 @@ void run_random(std::uint64_t seed, int steps, bool pull_only = false) {
             break;
           }
           case 2:
-            nodes[i].deps = random_deps(rng, n);
+            nodes[i].deps = random_deps(rng, n, i, plain);
             db.nodes[i].set(db, &NodeData::deps, nodes[i].deps);
             break;
           case 3:
@@ -1005,12 +1044,13 @@ void run_random(std::uint64_t seed, int steps, bool pull_only = false) {
     EventLog log(db);
     const std::string incremental = check_all(db, expected, rng);
     CHECK(incremental == "");
-    if (only_noise) {
+    if (only_noise && g_counts.cycles == cycles_before) {  // a failed read leaves no memo
       INFO("an input nothing reads changed: nothing may run");
       CHECK(log.executed().empty());
     }
 
     Db fresh;
+    fresh.plain = plain;
     for (const NodeData& d : nodes) fresh.nodes.push_back(Node::create(fresh, NodeData(d)));
     for (int s : srcs) fresh.srcs.push_back(Src::create(fresh, {.value = s}));
     const std::string from_scratch = check_all(fresh, expected, rng);
@@ -1036,6 +1076,28 @@ TEST_CASE("random graphs of nested fixpoint cycles, verified without push-pull m
           "[cycles][fixpoint][differential]") {
   const int steps = relish_test::steps_per_seed(200, 32);
   for (std::uint64_t seed = 1; seed <= 32; ++seed) run_random(seed, steps, true);
+}
+
+// Cycles that come back to a query without a policy: headed by a node with one on the way
+// (close_cycle). Every value read is the least fixpoint. A read may still be a CycleError
+// where re-heading cannot untangle a component (a head needed first and nested at once, or one
+// that then does not settle in 200 rounds): under 1% of the reads here, where without
+// re-heading 11.8% were; under 0.1% when each plain node reads one node.
+TEST_CASE("random graphs with nodes without a cycle policy equal the least fixpoint",
+          "[cycles][fixpoint][differential]") {
+  const int steps = relish_test::steps_per_seed(120, 28);
+  g_counts = {};
+  for (std::uint64_t seed = 1; seed <= 24; ++seed) run_random(seed, steps, false, true);
+  for (std::uint64_t seed = 25; seed <= 28; ++seed) run_random(seed, steps, true, true);
+  INFO("reads " << g_counts.reads << ", of which cycle errors " << g_counts.cycles);
+  CHECK(g_counts.cycles * 100 < g_counts.reads);
+  g_counts = {};
+  g_single_edge_plain = true;
+  for (std::uint64_t seed = 1; seed <= 24; ++seed) run_random(seed, steps, false, true);
+  g_single_edge_plain = false;
+  INFO("with one edge per plain node: reads " << g_counts.reads << ", of which cycle errors "
+                                              << g_counts.cycles);
+  CHECK(g_counts.cycles * 1000 < g_counts.reads);
 }
 
 // Regression (failed at 9481c03, incrementally, above the least fixpoint: node 0 = 5,

@@ -182,6 +182,12 @@ class FunctionIngredient final : public IngredientBase {
     return m->extra->attempt;
   }
 
+  bool recovers_cycles() const override { return kCycle != 0; }
+  void compute_head(Database& db, Local& l, std::uint32_t id, std::uint32_t stamp,
+                    bool stamp_known) override {
+    if (!stamp_known) stamp = memos_.ensure(id).key_stamp;
+    (void)fetch_cold(static_cast<Db&>(db), l, id, stamp);
+  }
   OwnerWord* owner_word(std::uint32_t id) override {
     Memo* m = memos_.get(id);
     return m ? &m->owner : nullptr;
@@ -278,6 +284,7 @@ class FunctionIngredient final : public IngredientBase {
                                                const std::vector<CycleHead>& heads);
   static std::pair<DatabaseKey, std::int64_t> outermost_iteration(Runtime& rt, const Local& l);
   static void keep_for_resume(Runtime& rt, Memo& m);
+  static bool resume_anchored(Runtime& rt, const MemoExtra& x);
   static void take_carried(Memo& m, Frame& f);
   static void finalize_round(Db& db, Local& l, DatabaseKey head, std::uint32_t iteration,
                              Frame& head_frame, std::size_t mark);

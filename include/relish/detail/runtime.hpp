@@ -7,8 +7,9 @@
 // writer waits until no thread is inside the database, then bumps the revision. Entering the
 // database costs a reader a relaxed store and a compiler barrier (see AsymmetricFence).
 // A memo being computed is owned by one thread; others asking for it block on it, and a
-// wait-for graph never lets a cycle of threads deadlock: the thread that would close it gives
-// way (YieldToCycle), so the cycle runs on one thread, as a fixpoint or as a CycleError.
+// wait-for graph never lets a cycle of threads deadlock: one thread of it, chosen by the
+// memos they wait for (make_way), gives way (YieldToCycle), so the cycle runs on one thread,
+// as a fixpoint or as a CycleError.
 #pragma once
 
 #include <algorithm>
@@ -99,6 +100,8 @@ struct SourceInfo {
   bool note_use = false;
 };
 
+struct Local;
+
 // Something that owns part of the dependency graph: a query's memos, an input's fields...
 // An ingredient may span several consecutive ingredient indices ("sub" ingredients), one per
 // field, so that a dependency names a single field.
@@ -137,6 +140,13 @@ class IngredientBase {
   virtual std::int64_t cycle_iteration(std::uint32_t /*key*/) const { return -1; }
   // The id of the fixpoint iteration (all its rounds) it is running as a head, or -1.
   virtual std::int64_t cycle_attempt(std::uint32_t /*key*/) const { return -1; }
+  // A query with a cycle policy (Fixpoint or CycleFallback): a cycle may close at its memos.
+  virtual bool recovers_cycles() const { return false; }
+  // Brings memo `key` (handle stamp `stamp`, or if not `stamp_known` its memo's) up to date on
+  // thread `l`, as a read would: the head chosen by Runtime::close_cycle, computed before the
+  // query the cycle came back to.
+  virtual void compute_head(Database&, Local&, std::uint32_t /*key*/, std::uint32_t /*stamp*/,
+                            bool /*stamp_known*/) {}
   // The ownership word of memo `key` (nullptr for ingredients without memos): who is computing
   // a cycle head, for threads that meet another thread's provisional values.
   virtual OwnerWord* owner_word(std::uint32_t /*key*/) { return nullptr; }
@@ -242,19 +252,27 @@ struct Accumulated {
 // memo `release` that another thread of the cycle is waiting for (unwinding the queries it ran
 // on top of it, which keep their old memos, as on cancellation), waits until `wait_key`'s
 // owner is done, and then asks again. The cycle then runs on one thread, where a fixpoint
-// iterates and anything else is a CycleError: the outcome of some single-threaded order.
+// iterates and anything else is a CycleError. Which thread makes way is chosen by the
+// cycle's queries (Runtime::make_way), not by timing.
+// Also thrown, with no `wait_word`, when a cycle comes back to a query without a policy
+// through one with a policy (Runtime::close_cycle): this thread unwinds to `release`, its
+// outermost query, lets go of it, computes `head` first (the cycle then closes at the head),
+// and asks again.
 // Not a std::exception, so that user code's `catch (const std::exception&)` lets it through.
 struct YieldToCycle {
   DatabaseKey release;
   OwnerWord* wait_word;
   std::uint32_t wait_owner;
   DatabaseKey wait_key;
+  DatabaseKey head{};
+  std::uint32_t head_stamp = 0;
+  bool head_stamp_known = false;  // else the stamp of its memo
 };
-
 
 // One query execution in progress: what it has read so far.
 struct Frame {
   DatabaseKey key;
+  std::uint32_t stamp = 0;  // the key's handle stamp (to compute it again: close_cycle)
   std::vector<DatabaseKey> deps;
   Durability durability = Durability::never_change;
   // Tracked structs created by this execution, and per (ingredient, identity hash) counters
@@ -323,6 +341,8 @@ struct Local {
   // Fixpoint bookkeeping: cycle heads met (as "assume unchanged") by verifications in
   // progress, and memos computed provisionally in the cycles being iterated.
   std::vector<DatabaseKey> cycle_hits;
+  // Heads of cycles it is computing first, at the top level (Runtime::close_cycle).
+  std::vector<DatabaseKey> heads_first;
   std::vector<DatabaseKey> provisional;
   // Outer heads whose component an inner head found unsettled (execute_fixpoint): they
   // iterate again even if their own value did not change.
@@ -330,7 +350,11 @@ struct Local {
   // Wait-for graph edge, guarded by Runtime::locals_mu_.
   Local* waiting_on = nullptr;
   DatabaseKey waiting_for;
-  const OwnerWord* waiting_word = nullptr;
+  OwnerWord* waiting_word = nullptr;
+  // Set (under locals_mu_) by a thread whose wait would close a cycle of waiting threads and
+  // that chose this one to make way: it lets go of memo `yield_release` (Runtime::block_on).
+  std::atomic<bool> must_yield{false};
+  DatabaseKey yield_release;
   // Inside an event callback / holding the write lock: entering the database is a misuse.
   bool in_callback = false;
   bool writing = false;
@@ -827,6 +851,60 @@ class Runtime {
     throw_control(l, start == l.active.size() ? 0 : start, CycleError(std::move(path)));
   }
 
+  // A cycle came back to `closing`, executing on this thread, and its query has no policy.
+  // If a query executing or being verified on the way (above it) has one, the first such (not
+  // being computed first already) heads the cycle: this thread unwinds all it runs (to its outermost query, as on cancellation: any
+  // fixpoint iteration below is abandoned too), computes the head there, from a clean state,
+  // then its outermost query again, which finds the head's final values. Otherwise a
+  // CycleError.
+  [[noreturn]] void close_cycle(Local& l, DatabaseKey closing) const {
+    const std::size_t at = active_position(l, closing);
+    const std::size_t n = l.active.size();
+    // The first with a policy after `closing`, except one being computed first already,
+    // further out (that would recurse without end).
+    std::size_t best = n;
+    std::size_t nested = n;  // the first with a policy, being computed first already
+    for (std::size_t i = at + 1; i < n && best == n; ++i) {
+      if (!ingredient_at(l.active[i]).recovers_cycles()) continue;
+      if (std::find(l.heads_first.begin(), l.heads_first.end(), l.active[i]) ==
+          l.heads_first.end())
+        best = i;
+      else if (nested == n)
+        nested = i;
+    }
+    const bool top = best < n;
+    if (!top) best = nested;
+    if (at < n && best < n) {
+      // An executing head's stamp is in its frame; one being verified has a memo with it.
+      YieldToCycle y{top ? l.active[0] : closing, nullptr, 0, {}, l.active[best], 0, false};
+      for (std::size_t i = l.depth; i-- > 0;) {
+        if (l.frames[i].key == y.head) {
+          y.head_stamp = l.frames[i].stamp;
+          y.head_stamp_known = true;
+          break;
+        }
+      }
+      throw_control(l, top ? 0 : at, y);
+    }
+    throw_cycle(l, closing);
+  }
+
+  // The catch side of close_cycle, in the loop of this thread's outermost query `key`, at
+  // the top level: computes the head. `done`: the heads this loop computed already; a head
+  // asked for again means a query that is not deterministic (an ordinary CycleError, then).
+  void compute_head(Database& db, Local& l, const YieldToCycle& y, DatabaseKey key,
+                    std::vector<DatabaseKey>& done) {
+    if (std::find(done.begin(), done.end(), y.head) != done.end())
+      throw CycleError({describe(key), describe(y.head), describe(key)});
+    done.push_back(y.head);
+    l.heads_first.push_back(y.head);
+    struct Pop {
+      Local& l;
+      ~Pop() { l.heads_first.pop_back(); }
+    } pop{l};
+    ingredient_at(y.head).compute_head(db, l, y.head.key, y.head_stamp, y.head_stamp_known);
+  }
+
   [[noreturn, gnu::noinline]] void throw_reentry(const Local& l) const {
     if (l.in_callback)
       throw MisuseError("an event callback entered the database (a query, a read or a write): "
@@ -1242,30 +1320,85 @@ class Runtime {
     return p->waiting_word->owner() == p->waiting_on->id ? p->waiting_on : nullptr;
   }
 
+  // Where a cycle of waiting threads should close: at a memo whose query recovers from
+  // cycles if there is one, then first by query name and key. The thread waiting for that
+  // memo makes way, so the cycle's head does not depend on which thread came last.
+  bool closes_before(DatabaseKey a, DatabaseKey b) const {
+    const IngredientBase& ia = ingredient_at(a);
+    const IngredientBase& ib = ingredient_at(b);
+    if (ia.recovers_cycles() != ib.recovers_cycles()) return ia.recovers_cycles();
+    if (&ia != &ib) {
+      if (const int c = ia.name().compare(ib.name())) return c < 0;
+      return a.ingredient < b.ingredient;
+    }
+    return a.key < b.key;
+  }
+
   void block_on(Local& l, OwnerWord& owner, std::uint32_t owner_id, DatabaseKey key) {
     {
       LockGuard lock(locals_mu_);
       if (owner.owner() != owner_id) return;  // let go meanwhile: the caller retries
       Local* o = by_local_id_[owner_id - 1];
       // Edges are only added here, under the lock, after this check: the graph stays acyclic.
-      for (Local* p = o; p; p = blocked_on(p)) {
-        if (blocked_on(p) == &l)  // p waits for a memo of ours: we make way
-          throw_control(l, active_position(l, p->waiting_for),
-                        YieldToCycle{p->waiting_for, &owner, owner_id, key});
-      }
+      Local* last = nullptr;  // the thread of the cycle that waits for a memo of ours
+      for (Local* p = o; p && !last; p = blocked_on(p))
+        if (blocked_on(p) == &l) last = p;
+      if (last) make_way(l, o, last, owner, owner_id, key);
       l.waiting_on = o;
       l.waiting_for = key;
       l.waiting_word = &owner;
     }
     emit(EventKind::will_block_on, key, owner_id);
-    // Wake when the owner lets go; a pending write makes the owner unwind soon.
-    owner.wait_while_owned_by(owner_id);
+    // Wake when the owner lets go (a pending write makes the owner unwind soon), or when a
+    // thread that would close a cycle asks this one to make way.
+    owner.wait_while_owned_by(owner_id, l.must_yield);
+    bool yield = false;
+    DatabaseKey release;
     {
       LockGuard lock(locals_mu_);
       l.waiting_on = nullptr;
       l.waiting_word = nullptr;
+      if (l.must_yield.load(std::memory_order_relaxed)) {
+        l.must_yield.store(false, std::memory_order_relaxed);
+        yield = true;
+        release = l.yield_release;
+      }
     }
+    // (A memo it no longer holds, after a race with a release, needs no making way.)
+    if (yield && active_position(l, release) < l.active.size())
+      throw_control(l, active_position(l, release), YieldToCycle{release, &owner, owner_id, key});
     check_cancelled(l);
+  }
+
+  // Waiting for `key` (owner `o`) would close the cycle of threads l -> o -> ... -> last -> l.
+  // One thread of it makes way: it lets go of the memo the thread before it waits for, and the
+  // cycle then closes, on one thread, at the memo the one making way waited for. That memo is
+  // chosen by closes_before. If it is ours, this thread unwinds now; otherwise the chosen
+  // thread loses its edge (the graph stays acyclic once ours is added) and is woken to unwind.
+  void make_way(Local& l, Local* o, Local* last, OwnerWord& owner, std::uint32_t owner_id,
+                DatabaseKey key) {
+    Local* yielder = &l;
+    DatabaseKey closes = key;
+    DatabaseKey releases = last->waiting_for;
+    DatabaseKey before = key;  // what the thread before `p` in the cycle waits for
+    for (Local* p = o;; p = blocked_on(p)) {
+      if (closes_before(p->waiting_for, closes)) {
+        yielder = p;
+        closes = p->waiting_for;
+        releases = before;
+      }
+      if (p == last) break;
+      before = p->waiting_for;
+    }
+    if (yielder == &l)
+      throw_control(l, active_position(l, releases), YieldToCycle{releases, &owner, owner_id, key});
+    OwnerWord* word = yielder->waiting_word;
+    const std::uint32_t waits_for = yielder->waiting_on->id;
+    yielder->waiting_on = nullptr;
+    yielder->waiting_word = nullptr;
+    yielder->yield_release = releases;
+    yielder->must_yield.store(true, std::memory_order_release);
+    word->poke(waits_for);
   }
 
   std::atomic<Revision> revision_{1};

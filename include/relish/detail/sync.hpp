@@ -89,10 +89,13 @@ class AsymmetricFence {
 };
 
 // Ownership word of a memo being computed: the owner's id, plus a bit that waiters set before
-// sleeping so that releasing an uncontended memo is one exchange and no wake-up call.
+// sleeping so that releasing an uncontended memo is one exchange and no wake-up call, and a
+// bit another thread toggles to wake the waiters without releasing (poke).
 class OwnerWord {
  public:
   static constexpr std::uint32_t kWaiters = 1u << 31;
+  static constexpr std::uint32_t kPoke = 1u << 30;
+  static constexpr std::uint32_t kOwnerMask = ~(kWaiters | kPoke);
 
   // 0 if claimed; otherwise the current owner's id (waiter bit stripped).
   std::uint32_t try_claim(std::uint32_t me) noexcept {
@@ -100,19 +103,33 @@ class OwnerWord {
     if (word_.compare_exchange_strong(expected, me, std::memory_order_acquire,
                                       std::memory_order_acquire))
       return 0;
-    return expected & ~kWaiters;
+    return expected & kOwnerMask;
   }
 
-  // Sleeps until `owner` no longer owns the word (returns at once if it already let go).
-  void wait_while_owned_by(std::uint32_t owner) noexcept {
+  // Sleeps until `owner` no longer owns the word (returns at once if it already let go), or
+  // until `stop` is set by a thread that then pokes the word.
+  void wait_while_owned_by(std::uint32_t owner, const std::atomic<bool>& stop) noexcept {
     std::uint32_t cur = word_.load(std::memory_order_acquire);
-    while ((cur & ~kWaiters) == owner) {
+    while ((cur & kOwnerMask) == owner && !stop.load(std::memory_order_acquire)) {
       if (!(cur & kWaiters) &&
           !word_.compare_exchange_weak(cur, cur | kWaiters, std::memory_order_acquire,
                                        std::memory_order_acquire))
         continue;  // cur reloaded; check again
-      word_.wait(owner | kWaiters, std::memory_order_acquire);
+      word_.wait(cur | kWaiters, std::memory_order_acquire);
       cur = word_.load(std::memory_order_acquire);
+    }
+  }
+
+  // Wakes the threads waiting for `owner` to let go, to look at their `stop` flag: the value
+  // changes (so that a waiter about to sleep on the old value does not), the owner stays.
+  void poke(std::uint32_t owner) noexcept {
+    std::uint32_t cur = word_.load(std::memory_order_relaxed);
+    while ((cur & kOwnerMask) == owner) {
+      if (word_.compare_exchange_weak(cur, cur ^ kPoke, std::memory_order_release,
+                                      std::memory_order_relaxed)) {
+        word_.notify_all();
+        return;
+      }
     }
   }
 
@@ -121,7 +138,7 @@ class OwnerWord {
   }
 
   std::uint32_t owner() const noexcept {
-    return word_.load(std::memory_order_relaxed) & ~kWaiters;
+    return word_.load(std::memory_order_relaxed) & kOwnerMask;
   }
 
  private:

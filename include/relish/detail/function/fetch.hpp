@@ -86,6 +86,7 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
   rt.check_cancelled(l);
   const DatabaseKey key{first_index(), id};
   Memo& m = memos_.ensure(id);
+  std::vector<DatabaseKey> heads_done;  // close_cycle: heads computed first
   for (;;) {
     const Revision verified = m.verified_at.load(std::memory_order_acquire);
     if (verified == rt.revision() && m.filled.load(std::memory_order_acquire) &&
@@ -155,6 +156,10 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch_cold_claimed(Db& db, Local& l
       }
     } catch (const YieldToCycle& y) {
       if (!(y.release == key)) throw;
+      if (!y.wait_word) {  // a cycle headed further up: its head first, then this again
+        rt.compute_head(db, l, y, key, heads_done);
+        continue;
+      }
       wait = Wait{y.wait_word, y.wait_owner, y.wait_key};
     }
     rt.wait_released(l, *wait.word, wait.owner, wait.key);
@@ -186,6 +191,9 @@ inline auto FunctionIngredient<F, O, Cycle>::reentered_in_execution(Db& db, Loca
         x.round = next_round_id();
         x.attempt = x.round;
         x.provisional.reset();
+        // An inner head of an outer iteration goes on from its last pass (execute_fixpoint).
+        if (x.resume && resume_anchored(rt, x)) x.provisional = std::move(x.resume);
+        x.resume.reset();
         x.head_inputs.clear();
       }
     }
@@ -215,7 +223,7 @@ inline auto FunctionIngredient<F, O, Cycle>::reentered_in_execution(Db& db, Loca
     (void)db;
     (void)m;
     (void)stamp;
-    rt.throw_cycle(l, key);
+    rt.close_cycle(l, key);
   }
 }
 

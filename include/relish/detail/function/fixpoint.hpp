@@ -72,7 +72,7 @@ inline void FunctionIngredient<F, O, Cycle>::execute_fixpoint(Db& db, Local& l, 
     x.attempt = x.round;
     x.provisional.reset();
     // An inner head in an outer head's component goes on from its last pass.
-    if (x.resume) x.provisional = std::move(x.resume);
+    if (x.resume && resume_anchored(rt, x)) x.provisional = std::move(x.resume);
     x.head_inputs.clear();
   }
   x.resume.reset();
@@ -90,7 +90,17 @@ inline void FunctionIngredient<F, O, Cycle>::execute_fixpoint(Db& db, Local& l, 
   // dependency of the final memo.
   Rounds earlier;
   for (;;) {
-    Value result = run(db, l, m, key, stamp);
+    Value result = [&]() -> Value {
+      try {
+        return run(db, l, m, key, stamp);
+      } catch (const YieldToCycle&) {
+        // Unwound before it stored anything (a cycle re-headed by close_cycle, a thread
+        // making way): in the same outer iteration, the next run goes on from where this
+        // one got to.
+        if (x.provisional && resume_anchored(rt, x)) x.resume = std::move(x.provisional);
+        throw;
+      }
+    }();
     Frame& f = l.frames[l.depth - 1];
     const auto self = std::find_if(f.cycle_heads.begin(), f.cycle_heads.end(),
                                    [&](const CycleHead& h) { return h.head == key; });
@@ -201,15 +211,22 @@ template <auto F, Options O, class Cycle>
 inline void FunctionIngredient<F, O, Cycle>::keep_for_resume(Runtime& rt, Memo& m) {
   MemoExtra& x = *m.extra;
   if constexpr (kCycle == 1) {
-    if (x.outer_attempt >= 0 && x.provisional) {
-      IngredientBase& outer = rt.ingredient_at(x.outer);
-      const OwnerWord* word = outer.owner_word(x.outer.key);
-      if (word && word->owner() == rt.local().id &&
-          outer.cycle_attempt(x.outer.key) == x.outer_attempt)
-        x.resume = std::move(x.provisional);
+    if (x.provisional && resume_anchored(rt, x)) {
+      x.resume = std::move(x.provisional);
+      return;  // the anchor stays, for execute_fixpoint to check again
     }
   }
   x.outer_attempt = -1;
+}
+
+// Is the outer iteration its provisional value was computed in still going on, on this thread?
+template <auto F, Options O, class Cycle>
+inline bool FunctionIngredient<F, O, Cycle>::resume_anchored(Runtime& rt, const MemoExtra& x) {
+  if (x.outer_attempt < 0) return false;
+  IngredientBase& outer = rt.ingredient_at(x.outer);
+  const OwnerWord* word = outer.owner_word(x.outer.key);
+  return word && word->owner() == rt.local().id &&
+         outer.cycle_attempt(x.outer.key) == x.outer_attempt;
 }
 
 // A provisional memo from an earlier round is about to be re-run: keep what it read, and

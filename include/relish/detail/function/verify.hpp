@@ -16,6 +16,7 @@ inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base,
   if (!m) return true;
   const DatabaseKey key{first_index(), id};
   Local* l = nullptr;
+  std::vector<DatabaseKey> heads_done;  // close_cycle: heads computed first
   if constexpr (O.specify) {
     l = &rt.local();
     ensure_creator_current(db, *l, id);
@@ -50,6 +51,10 @@ inline bool FunctionIngredient<F, O, Cycle>::maybe_changed_after(Database& base,
       return changed_after(*m, sub, after);
     } catch (const YieldToCycle& y) {
       if (!(y.release == key)) throw;
+      if (!y.wait_word) {  // a cycle headed further up: its head first, then this again
+        rt.compute_head(db, *l, y, key, heads_done);
+        continue;
+      }
       wait = Wait{y.wait_word, y.wait_owner, y.wait_key};
     }
     rt.wait_released(*l, *wait.word, wait.owner, wait.key);
@@ -158,7 +163,7 @@ inline bool FunctionIngredient<F, O, Cycle>::reentered_in_verification(Runtime& 
                                                                        DatabaseKey key) {
   if (executing(l, key)) {
     if constexpr (kCycle != 0) return true;
-    rt.throw_cycle(l, key);
+    rt.close_cycle(l, key);
   }
   l.cycle_hits.push_back(key);
   return false;
