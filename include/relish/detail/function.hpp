@@ -188,6 +188,10 @@ class FunctionIngredient final : public IngredientBase {
     if (!stamp_known) stamp = memos_.ensure(id).key_stamp;
     (void)fetch_cold(static_cast<Db&>(db), l, id, stamp);
   }
+  std::uint32_t owned_memo_stamp(std::uint32_t id) const override {
+    const Memo* m = memos_.get(id);
+    return m ? m->key_stamp : 0;
+  }
   OwnerWord* owner_word(std::uint32_t id) override {
     Memo* m = memos_.get(id);
     return m ? &m->owner : nullptr;

@@ -147,6 +147,8 @@ class IngredientBase {
   // query the cycle came back to.
   virtual void compute_head(Database&, Local&, std::uint32_t /*key*/, std::uint32_t /*stamp*/,
                             bool /*stamp_known*/) {}
+  // The key stamp of memo `key`, which this thread owns (so that no other thread writes it).
+  virtual std::uint32_t owned_memo_stamp(std::uint32_t /*key*/) const { return 0; }
   // The ownership word of memo `key` (nullptr for ingredients without memos): who is computing
   // a cycle head, for threads that meet another thread's provisional values.
   virtual OwnerWord* owner_word(std::uint32_t /*key*/) { return nullptr; }
@@ -884,6 +886,10 @@ class Runtime {
           break;
         }
       }
+      if (!y.head_stamp_known) {  // read now, while this thread owns it
+        y.head_stamp = ingredient_at(y.head).owned_memo_stamp(y.head.key);
+        y.head_stamp_known = true;
+      }
       throw_control(l, top ? 0 : at, y);
     }
     throw_cycle(l, closing);
@@ -1040,6 +1046,8 @@ class Runtime {
     LockGuard lock(locals_mu_);
     auto& slot = locals_[me];
     if (!slot) {
+      if (by_local_id_.size() >= OwnerWord::kMaxOwner)
+        throw MisuseError("more than 16,777,215 threads entered one database");
       slot = std::make_unique<Local>();
       slot->active.reserve(64);
       slot->id = static_cast<std::uint32_t>(by_local_id_.size()) + 1;

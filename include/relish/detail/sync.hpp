@@ -6,12 +6,14 @@
 #pragma once
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
 
 #if defined(__linux__)
+#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -88,16 +90,41 @@ class AsymmetricFence {
   const bool expedited_;
 };
 
-// Ownership word of a memo being computed: the owner's id, plus a bit that waiters set before
-// sleeping so that releasing an uncontended memo is one exchange and no wake-up call, and a
-// bit another thread toggles to wake the waiters without releasing (poke).
+// Sleeps while `word` holds `expected`, and returns on every wake-up (or at once if it differs):
+// the caller re-checks what it waits for. On Linux a raw futex: std::atomic::wait goes back to
+// sleep by itself when it wakes to the value it started with, and libstdc++ 12's can miss a
+// notify (a hang seen in a 4-thread cycle fuzz, gone with the raw futex).
+inline void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+#if defined(__linux__)
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected,
+          nullptr, nullptr, 0);
+#else
+  word.wait(expected, std::memory_order_acquire);
+#endif
+}
+inline void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+#if defined(__linux__)
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX,
+          nullptr, nullptr, 0);
+#else
+  word.notify_all();
+#endif
+}
+
+// Ownership word of a memo being computed: the owner's id (below 2^24), a bit that waiters set
+// before sleeping so that releasing an uncontended memo is one exchange and no wake-up call,
+// and a counter another thread bumps to wake the waiters without releasing (poke): each poke
+// gives the word a new value, so a waiter about to sleep on the old one does not.
 class OwnerWord {
  public:
   static constexpr std::uint32_t kWaiters = 1u << 31;
-  static constexpr std::uint32_t kPoke = 1u << 30;
-  static constexpr std::uint32_t kOwnerMask = ~(kWaiters | kPoke);
+  static constexpr std::uint32_t kPokeOne = 1u << 24;
+  static constexpr std::uint32_t kPokes = 0x7Fu << 24;
+  static constexpr std::uint32_t kOwnerMask = kPokeOne - 1;
+  static constexpr std::uint32_t kMaxOwner = kOwnerMask;
 
-  // 0 if claimed; otherwise the current owner's id (waiter bit stripped).
+  // 0 if claimed; otherwise the current owner's id.
   std::uint32_t try_claim(std::uint32_t me) noexcept {
     std::uint32_t expected = 0;
     if (word_.compare_exchange_strong(expected, me, std::memory_order_acquire,
@@ -115,26 +142,27 @@ class OwnerWord {
           !word_.compare_exchange_weak(cur, cur | kWaiters, std::memory_order_acquire,
                                        std::memory_order_acquire))
         continue;  // cur reloaded; check again
-      word_.wait(cur | kWaiters, std::memory_order_acquire);
+      futex_wait(word_, cur | kWaiters);
       cur = word_.load(std::memory_order_acquire);
     }
   }
 
-  // Wakes the threads waiting for `owner` to let go, to look at their `stop` flag: the value
-  // changes (so that a waiter about to sleep on the old value does not), the owner stays.
+  // Wakes the threads waiting for `owner` to let go, to look at their `stop` flag: the word
+  // takes a new value (the poke counter), the owner stays.
   void poke(std::uint32_t owner) noexcept {
     std::uint32_t cur = word_.load(std::memory_order_relaxed);
     while ((cur & kOwnerMask) == owner) {
-      if (word_.compare_exchange_weak(cur, cur ^ kPoke, std::memory_order_release,
+      const std::uint32_t next = (cur & ~kPokes) | ((cur + kPokeOne) & kPokes);
+      if (word_.compare_exchange_weak(cur, next, std::memory_order_release,
                                       std::memory_order_relaxed)) {
-        word_.notify_all();
+        futex_wake_all(word_);
         return;
       }
     }
   }
 
   void release() noexcept {
-    if (word_.exchange(0, std::memory_order_release) & kWaiters) word_.notify_all();
+    if (word_.exchange(0, std::memory_order_release) & kWaiters) futex_wake_all(word_);
   }
 
   std::uint32_t owner() const noexcept {
