@@ -183,9 +183,7 @@ class FunctionIngredient final : public IngredientBase {
   }
 
   bool recovers_cycles() const override { return kCycle != 0; }
-  void compute_head(Database& db, Local& l, std::uint32_t id, std::uint32_t stamp,
-                    bool stamp_known) override {
-    if (!stamp_known) stamp = memos_.ensure(id).key_stamp;
+  void compute_head(Database& db, Local& l, std::uint32_t id, std::uint32_t stamp) override {
     (void)fetch_cold(static_cast<Db&>(db), l, id, stamp);
   }
   std::uint32_t owned_memo_stamp(std::uint32_t id) const override {

@@ -142,11 +142,9 @@ class IngredientBase {
   virtual std::int64_t cycle_attempt(std::uint32_t /*key*/) const { return -1; }
   // A query with a cycle policy (Fixpoint or CycleFallback): a cycle may close at its memos.
   virtual bool recovers_cycles() const { return false; }
-  // Brings memo `key` (handle stamp `stamp`, or if not `stamp_known` its memo's) up to date on
-  // thread `l`, as a read would: the head chosen by Runtime::close_cycle, computed before the
-  // query the cycle came back to.
-  virtual void compute_head(Database&, Local&, std::uint32_t /*key*/, std::uint32_t /*stamp*/,
-                            bool /*stamp_known*/) {}
+  // Brings memo `key` (handle stamp `stamp`) up to date on thread `l`, as a read would: the
+  // head chosen by Runtime::close_cycle, computed before the query the cycle came back to.
+  virtual void compute_head(Database&, Local&, std::uint32_t /*key*/, std::uint32_t /*stamp*/) {}
   // The key stamp of memo `key`, which this thread owns (so that no other thread writes it).
   virtual std::uint32_t owned_memo_stamp(std::uint32_t /*key*/) const { return 0; }
   // The ownership word of memo `key` (nullptr for ingredients without memos): who is computing
@@ -268,7 +266,6 @@ struct YieldToCycle {
   DatabaseKey wait_key;
   DatabaseKey head{};
   std::uint32_t head_stamp = 0;
-  bool head_stamp_known = false;  // else the stamp of its memo
 };
 
 // One query execution in progress: what it has read so far.
@@ -878,18 +875,16 @@ class Runtime {
     if (!top) best = nested;
     if (at < n && best < n) {
       // An executing head's stamp is in its frame; one being verified has a memo with it.
-      YieldToCycle y{top ? l.active[0] : closing, nullptr, 0, {}, l.active[best], 0, false};
-      for (std::size_t i = l.depth; i-- > 0;) {
+      YieldToCycle y{top ? l.active[0] : closing, nullptr, 0, {}, l.active[best], 0};
+      bool in_frame = false;
+      for (std::size_t i = l.depth; i-- > 0 && !in_frame;) {
         if (l.frames[i].key == y.head) {
           y.head_stamp = l.frames[i].stamp;
-          y.head_stamp_known = true;
-          break;
+          in_frame = true;
         }
       }
-      if (!y.head_stamp_known) {  // read now, while this thread owns it
+      if (!in_frame)  // read now, while this thread owns it
         y.head_stamp = ingredient_at(y.head).owned_memo_stamp(y.head.key);
-        y.head_stamp_known = true;
-      }
       throw_control(l, top ? 0 : at, y);
     }
     throw_cycle(l, closing);
@@ -908,7 +903,7 @@ class Runtime {
       Local& l;
       ~Pop() { l.heads_first.pop_back(); }
     } pop{l};
-    ingredient_at(y.head).compute_head(db, l, y.head.key, y.head_stamp, y.head_stamp_known);
+    ingredient_at(y.head).compute_head(db, l, y.head.key, y.head_stamp);
   }
 
   [[noreturn, gnu::noinline]] void throw_reentry(const Local& l) const {
