@@ -165,8 +165,10 @@ class OwnerWord {
     if (word_.exchange(0, std::memory_order_release) & kWaiters) futex_wake_all(word_);
   }
 
+  // Acquire: a thread that finds the word let go (a cycle head another thread iterated) goes
+  // on to rewrite memos that thread read before letting go.
   std::uint32_t owner() const noexcept {
-    return word_.load(std::memory_order_relaxed) & kOwnerMask;
+    return word_.load(std::memory_order_acquire) & kOwnerMask;
   }
 
  private:
