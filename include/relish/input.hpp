@@ -299,7 +299,7 @@ class InputIngredient final : public IngredientBase {
     out.kind = "input";
     out.entries += records_.size() - removed_;
     out.values += records_.size() - removed_;
-    out.metadata_bytes += records_.allocated_bytes() - records_.size() * sizeof(T);
+    out.metadata_bytes += records_.used_bytes() - records_.size() * sizeof(T);
     for (std::uint32_t i = 0; i < records_.size(); ++i) {
       out.value_stack_bytes += sizeof(T);
       out.value_heap_bytes += relish::heap_size(records_[i].value);

@@ -187,7 +187,7 @@ class InternedIngredient final : public IngredientBase {
     out.kind = "interned";
     out.entries += live_count();
     out.values += live_count();
-    out.metadata_bytes += meta_.allocated_bytes();
+    out.metadata_bytes += meta_.used_bytes();
     table_.memory(out);
   }
 

@@ -33,7 +33,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "relish/database.hpp"
 #include "relish/detail/ids.hpp"
 #include "relish/detail/names.hpp"
@@ -93,12 +93,34 @@ void for_each_field_pair(T& a, const T& b, Fn&& fn) {
   }(std::make_index_sequence<field_count<T>>{});
 }
 
+inline constexpr std::uint8_t kIdentityField = 0xff;
+
+// For each field of T, its slot among T's tracked fields (kIdentityField for identity fields):
+// only tracked fields change under one identity, so only they need a change revision.
+template <class T>
+constexpr auto tracked_field_slots() {
+  using Fields = decltype(fields_of(std::declval<T&>()));
+  std::array<std::uint8_t, field_count<T>> slots{};
+  std::uint8_t next = 0;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((slots[I] = is_tracked_field<std::remove_cvref_t<std::tuple_element_t<I, Fields>>>::value
+                     ? next++
+                     : kIdentityField),
+     ...);
+  }(std::make_index_sequence<field_count<T>>{});
+  return std::pair{slots, next};
+}
+
 template <class T>
 class TrackedIngredient final : public IngredientBase {
  public:
   static constexpr std::uint32_t kFields = static_cast<std::uint32_t>(field_count<T>);
+  static constexpr auto kSlots = tracked_field_slots<T>().first;
+  static constexpr std::size_t kTracked = tracked_field_slots<T>().second;
 
-  TrackedIngredient() : IngredientBase(std::string(entity_name<T>())) {
+  TrackedIngredient()
+      : IngredientBase(std::string(entity_name<T>())),
+        by_identity_(0, IdentityHash{&entities_}, IdentityEq{&entities_}) {
     want_revision_hook(false);  // until an entity dies
   }
 
@@ -124,10 +146,10 @@ class TrackedIngredient final : public IngredientBase {
     for (bool counted = false;; ++id.occurrence) {
       auto it = by_identity_.find(id);
       if (it == by_identity_.end()) break;
-      Entity& e = entities_[it->second];
+      Entity& e = entities_[*it];
       if (e.claimed_by != f.serial && same_identity(*e.value, value)) {
         reused = &e;
-        index = it->second;
+        index = *it;
         break;
       }
       if (!counted) {  // claimed (or another identity under an equal hash): count from here
@@ -191,7 +213,7 @@ class TrackedIngredient final : public IngredientBase {
 
   // For Query::specify (specify.hpp): who created the entity, in which execution, and its
   // durability; and bringing its creator up to date in this revision, as a read does.
-  DatabaseKey creator_of(std::uint32_t index) const { return entities_[index].identity.creator; }
+  DatabaseKey creator_of(std::uint32_t index) const { return entities_[index].creator; }
   bool created_in(std::uint32_t index, std::uint64_t serial) const {
     return entities_[index].claimed_by == serial;
   }
@@ -219,8 +241,7 @@ class TrackedIngredient final : public IngredientBase {
       revalidate(db, db.runtime().local(), *e);
       if (!e->alive.load(std::memory_order_acquire)) return true;
     }
-    if (e->created_at > after) return true;
-    return sub != 0 && e->changed_at[sub - 1] > after;
+    return e->created_at > after || field_changed_at(*e, sub) > after;
   }
 
   // A field (or the existence) of an entity changes only when its creating query re-runs:
@@ -232,15 +253,15 @@ class TrackedIngredient final : public IngredientBase {
       info.absent = true;
       return DatabaseKey{first_index() + sub, key};
     }
-    return e->identity.creator;
+    return e->creator;
   }
 
   bool changed_since(const Runtime& rt, std::uint32_t sub, std::uint32_t key, Revision after,
                      absl::flat_hash_set<DatabaseKey>& seen) const override {
     const Entity* e = entities_.get(key);
     if (!e || !e->alive.load(std::memory_order_relaxed) || e->created_at > after) return true;
-    if (sub != 0 && e->changed_at[sub - 1] > after) return true;
-    return rt.changed_since(e->identity.creator, after, seen);  // about to change?
+    if (field_changed_at(*e, sub) > after) return true;
+    return rt.changed_since(e->creator, after, seen);  // about to change?
   }
 
   // Its creating query was verified in this revision: the entity is current.
@@ -275,9 +296,7 @@ class TrackedIngredient final : public IngredientBase {
       std::lock_guard<SpinLock> lock(mu_);
       Entity* e = entities_.get(index);
       if (!e || !e->alive.load(std::memory_order_relaxed)) return;
-      if (auto it = by_identity_.find(e->identity);
-          it != by_identity_.end() && it->second == index)
-        by_identity_.erase(it);
+      by_identity_.erase(index);  // hashed from its identity, still in place
       e->alive.store(false, std::memory_order_release);
       dead_.push_back(index);
       want_revision_hook(true);
@@ -308,8 +327,8 @@ class TrackedIngredient final : public IngredientBase {
     out.kind = "tracked";
     out.entries += live_;
     out.values += live_;
-    out.metadata_bytes += entities_.allocated_bytes() - live_ * sizeof(T) +
-                          by_identity_.capacity() * (sizeof(Identity) + 5) +
+    out.metadata_bytes += entities_.used_bytes() - live_ * sizeof(T) +
+                          by_identity_.capacity() * (sizeof(std::uint32_t) + 1) +
                           (free_.capacity() + dead_.capacity()) * sizeof(std::uint32_t);
     for (std::uint32_t i = 0; i < entities_.size(); ++i) {
       if (!entities_[i].alive.load(std::memory_order_relaxed)) continue;
@@ -330,20 +349,54 @@ class TrackedIngredient final : public IngredientBase {
     }
   };
 
+  // 56 bytes besides the value and a revision per tracked field.
   struct Entity {
     std::optional<T> value;
-    std::array<Revision, kFields> changed_at{};
+    [[no_unique_address]] std::array<Revision, kTracked> changed_at{};  // per tracked field
     Revision created_at = 0;
-    std::uint32_t stamp = 0;
-    Durability durability = Durability::low;
-    Identity identity;
-    std::uint64_t claimed_by = 0;  // the execution (Frame::serial) that last created it
-    std::atomic<bool> alive{false};  // false once deleted (the value stays until next revision)
     // The last revision its creating query was verified or re-ran in. Before that happens in
     // a new revision, its fields may be about to change (or it may be about to go): a read
     // first brings the creator up to date (see revalidate).
     std::atomic<Revision> validated_at{0};
+    std::uint64_t claimed_by = 0;  // the execution (Frame::serial) that last created it
+    // Its identity: the creating query and key, the hash of the identity fields, the
+    // occurrence of that hash within one execution.
+    std::uint64_t hash = 0;
+    DatabaseKey creator;
+    std::uint32_t occurrence = 0;
+    std::uint32_t stamp = 0;
+    Durability durability = Durability::low;
+    std::atomic<bool> alive{false};  // false once deleted (the value stays until next revision)
+
+    Identity identity() const { return Identity{creator, hash, occurrence}; }
   };
+
+  // sub 0: existence (0: it changes only by being created); sub 1 + i: field i.
+  static Revision field_changed_at(const Entity& e, std::uint32_t sub) {
+    if constexpr (kTracked == 0) {
+      return 0;
+    } else {
+      if (sub == 0 || sub > kFields || kSlots[sub - 1] == kIdentityField) return 0;
+      return e.changed_at[kSlots[sub - 1]];
+    }
+  }
+
+  // The identity index holds entity indices only (4 bytes a slot, not a copy of the identity):
+  // an index hashes and compares as its entity's identity. Entities are in it while alive.
+  struct IdentityHash {
+    using is_transparent = void;
+    const StableVector<Entity>* entities;
+    std::size_t operator()(const Identity& id) const { return absl::HashOf(id); }
+    std::size_t operator()(std::uint32_t i) const { return absl::HashOf((*entities)[i].identity()); }
+  };
+  struct IdentityEq {
+    using is_transparent = void;
+    const StableVector<Entity>* entities;
+    bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
+    bool operator()(std::uint32_t a, const Identity& b) const { return (*entities)[a].identity() == b; }
+    bool operator()(const Identity& a, std::uint32_t b) const { return (*this)(b, a); }
+  };
+
 
   // An entity read (or verified) in a revision its creator has not been brought up to date
   // in yet, through a handle kept from an earlier revision: the creator is verified first (it
@@ -352,7 +405,7 @@ class TrackedIngredient final : public IngredientBase {
   // the creator). Not when the creator is running on this thread: that is its own business.
   static void revalidate(Database& db, Local& l, const Entity& e) {
     Runtime& rt = db.runtime();
-    const DatabaseKey creator = e.identity.creator;
+    const DatabaseKey creator = e.creator;
     if (Runtime::active_position(l, creator) < l.active.size()) return;
     (void)rt.maybe_changed_after(db, creator, e.validated_at.load(std::memory_order_acquire));
   }
@@ -387,7 +440,7 @@ class TrackedIngredient final : public IngredientBase {
         if constexpr (!F::no_eq) changed = !values_equal(old_f.value, new_f.value);
         if (changed) {
           old_f.value = std::move(const_cast<typename F::value_type&>(new_f.value));
-          e.changed_at[i] = now;
+          e.changed_at[kSlots[i]] = now;
         }
       }
     });
@@ -408,10 +461,12 @@ class TrackedIngredient final : public IngredientBase {
     e.created_at = rt.revision();
     e.stamp = make_stamp(rt.tag(), gen);
     e.durability = d;
-    e.identity = id;
+    e.creator = id.creator;
+    e.hash = id.hash;
+    e.occurrence = id.occurrence;
     e.validated_at.store(rt.revision(), std::memory_order_relaxed);
     e.alive.store(true, std::memory_order_release);
-    by_identity_[id] = index;
+    by_identity_.insert(index);  // create() found no live entity with this identity
     ++live_;
     return index;
   }
@@ -425,7 +480,7 @@ class TrackedIngredient final : public IngredientBase {
   }
 
   StableVector<Entity> entities_;
-  absl::flat_hash_map<Identity, std::uint32_t> by_identity_;
+  absl::flat_hash_set<std::uint32_t, IdentityHash, IdentityEq> by_identity_;
   std::vector<std::uint32_t> free_;  // reusable slots
   std::vector<std::uint32_t> dead_;  // deleted in this revision: reusable from the next one
   std::uint32_t live_ = 0;

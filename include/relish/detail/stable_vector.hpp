@@ -6,6 +6,7 @@
 // was a third of its cost.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -76,12 +77,18 @@ class StableVector {
     size_.store(0, std::memory_order_relaxed);
   }
 
-  // Bytes of storage allocated (for memory reports).
-  std::size_t allocated_bytes() const noexcept {
-    std::size_t n = 0;
-    for (std::uint32_t b = 0; b < kBuckets; ++b)
-      if (buckets_[b].load(std::memory_order_relaxed)) n += sizeof(T) * bucket_size(b);
-    return n;
+  // Bytes of storage in use (for memory reports): the buckets before the last one, and the
+  // pages of the last one that hold elements. Its tail was never written: buckets double, so
+  // it can be half the allocation, and a large allocation's untouched pages are not resident.
+  std::size_t used_bytes() const noexcept {
+    const std::uint32_t n = size();
+    if (n == 0) return 0;
+    auto [last, off] = locate(n - 1);
+    std::size_t before = 0;
+    for (std::uint32_t b = 0; b < last; ++b) before += sizeof(T) * bucket_size(b);
+    constexpr std::size_t kPage = 4096;
+    const std::size_t tail = (sizeof(T) * (std::size_t{off} + 1) + kPage - 1) / kPage * kPage;
+    return before + std::min(tail, sizeof(T) * bucket_size(last));
   }
 
  private:

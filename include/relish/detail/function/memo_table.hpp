@@ -39,7 +39,7 @@ class MemoTable<Memo, false> {
     for (std::uint32_t i = 0; i < memos_.size(); ++i) f(i, memos_[i]);
   }
   std::uint32_t slots() const noexcept { return memos_.size(); }
-  std::size_t allocated_bytes() const noexcept { return memos_.allocated_bytes(); }
+  std::size_t used_bytes() const noexcept { return memos_.used_bytes(); }
 
  private:
   StableVector<Memo> memos_;
@@ -65,8 +65,8 @@ class MemoTable<Memo, true> {
     for (std::uint32_t i = 0; i < entries_.size(); ++i) f(entries_[i].id, entries_[i].memo);
   }
   std::uint32_t slots() const noexcept { return entries_.size(); }
-  std::size_t allocated_bytes() const noexcept {
-    return entries_.allocated_bytes() + by_id_.allocated_bytes();
+  std::size_t used_bytes() const noexcept {
+    return entries_.used_bytes() + by_id_.used_bytes();
   }
 
  private:
