@@ -2,8 +2,8 @@
 //
 //   pyscope [DIR] [--stdlib DIR] [--site-packages] [--threads N] [--edit-threads N]
 //           [--edits N] [--seed S] [--script FILE] [--check] [--events] [--memory-report]
-//           [--clear-asts] [--no-lru] [--dot QUERY PATH] [--trace FILE] [--show PATH] [--list]
-//           [--top K] [--expect CODE=N]
+//           [--clear-asts] [--no-lru] [--ast-budget MIB] [--dot QUERY PATH] [--trace FILE]
+//           [--show PATH] [--list] [--top K] [--expect CODE=N]
 //   pyscope serve [--root DIR] [--threads N]    a language server over stdio (lsp_server.hpp)
 //   pyscope diagnose DIR [FILE...]              diagnostics, one per line (diagnose.hpp)
 // (both take --stdlib DIR and --site-packages too, and load the workspace as `pyscope DIR`)
@@ -39,6 +39,8 @@
 // Tools: --memory-report prints relish's per-ingredient report next to mimalloc's numbers;
 // --clear-asts clears every reclaimable AST after the cold pass, shows the memory fall, and
 // re-parses a few on demand; --no-lru sets parsed_module's LRU to 0 (unbounded) at run time;
+// --ast-budget MIB bounds the bytes of ASTs held at once, within a revision too (default 64;
+// 0: unbounded): past it the least recently loaded are cleared and re-parsed on demand;
 // --dot QUERY PATH writes the dependency graph of one memo as Graphviz (relish::write_dot;
 // QUERY: diagnostics, semantic_index, parsed_module, source_text); --trace FILE writes a
 // Chrome trace (chrome://tracing, Perfetto; relish::TraceWriter) of every query execution and
@@ -99,6 +101,7 @@ struct Options {
   bool memory_report = false;
   bool clear_asts = false;
   bool no_lru = false;
+  long ast_budget_mib = 64;
   std::string dot_query, dot_path;
   std::string trace;
   std::string show;
@@ -115,8 +118,8 @@ struct Options {
                "pyscope: %s\nusage: pyscope [DIR] [--stdlib DIR] [--site-packages] "
                "[--threads N] [--edit-threads N]\n               [--edits N] [--seed S] "
                "[--script FILE] [--check] [--events] [--memory-report]\n               "
-               "[--clear-asts] [--no-lru] [--dot QUERY PATH] [--trace FILE] [--show PATH] "
-               "[--list]\n               [--top K] [--expect CODE=N]\n",
+               "[--clear-asts] [--no-lru] [--ast-budget MIB] [--dot QUERY PATH]\n               "
+               "[--trace FILE] [--show PATH] [--list] [--top K] [--expect CODE=N]\n",
                msg.c_str());
   std::exit(64);
 }
@@ -145,6 +148,9 @@ Options parse_args(int argc, char** argv) {
       o.clear_asts = true;
     } else if (a == "--no-lru") {
       o.no_lru = true;
+    } else if (a == "--ast-budget") {
+      o.ast_budget_mib = std::atol(value().c_str());
+      if (o.ast_budget_mib < 0) usage("--ast-budget takes MIB >= 0");
     } else if (a == "--dot") {
       o.dot_query = value();
       o.dot_path = value();
@@ -561,6 +567,8 @@ int main(int argc, char** argv) {
   const pyscope::WorkspaceSummary loaded = pyscope::load_workspace(db, search);
   if (db.analyzed.empty()) usage("no *.py files under " + opt.dir);
   if (opt.no_lru) pyscope::parsed_module.set_lru(db, 0);
+  db.ast_budget.set_limit(opt.ast_budget_mib == 0 ? SIZE_MAX
+                                                 : static_cast<std::size_t>(opt.ast_budget_mib) << 20);
   Labeler label(db, opt.dir);
 
   pyscope::EventCounter counter;
@@ -623,10 +631,13 @@ int main(int argc, char** argv) {
       const std::string& text = pyscope::source_text(db, db.analyzed[i]);
       lines += static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     }
-    std::printf("cold pass: %.0f ms wall, %.0f ms CPU on %u thread%s, %zu lines, %llu parses; %s\n",
-                cold_ms, cold_cpu_ms, opt.threads, opt.threads == 1 ? "" : "s", lines,
-                static_cast<unsigned long long>(db.parses.load()),
-                counts_line(counter, db).c_str());
+    std::printf(
+        "cold pass: %.0f ms wall, %.0f ms CPU on %u thread%s, %zu lines, %llu parses (%llu ASTs "
+        "reclaimed under the AST budget, %s held); %s\n",
+        cold_ms, cold_cpu_ms, opt.threads, opt.threads == 1 ? "" : "s", lines,
+        static_cast<unsigned long long>(db.parses.load()),
+        static_cast<unsigned long long>(db.ast_budget.reclaimed()),
+        mib(db.ast_budget.bytes_held()).c_str(), counts_line(counter, db).c_str());
     for (const auto& [code, n] : opt.expect) {
       const std::size_t got = by_code.contains(code) ? by_code.at(code) : 0;
       if (got == n) continue;

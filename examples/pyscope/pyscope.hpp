@@ -155,6 +155,10 @@ struct Db : relish::Database {
   bool analyze_site_packages = false;
   // How many times a module was parsed (a cleared AST re-parsed counts too).
   std::atomic<std::uint64_t> parses{0};
+  // The bytes of ASTs held at once, within a revision too: past it, the least recently
+  // loaded ASTs are cleared and re-parsed when next loaded (ty clears each file's AST once
+  // it is checked). A cold pass over 11,659 files would otherwise hold all of them.
+  relish::ReclaimBudget ast_budget{std::size_t{64} << 20};
   detail::ReuseCache reuse;
 
   // The path of a file, read outside any query.
@@ -206,7 +210,7 @@ struct ParsedModule {
 
 namespace fn {
 inline ParsedModule parsed_module(Db& db, File file) {
-  return ParsedModule{file, relish::Reclaimable<Ast>(parse_module_impl(db, file))};
+  return ParsedModule{file, relish::Reclaimable<Ast>(db.ast_budget, parse_module_impl(db, file))};
 }
 }  // namespace fn
 // ASTs change on every edit and are expensive to compare: no_eq. At most 200 kept across
