@@ -281,15 +281,28 @@ struct PlaceTable {
   std::vector<StarImport> star_imports;
   // Module scope: some code in the file calls globals() (and may define any name with it).
   bool dynamic_globals = false;
-  absl::flat_hash_map<std::string, std::uint32_t> by_name;  // derived from `symbols`
+  // Indices into `symbols`, sorted by name (derived from `symbols`): 4 bytes a symbol, where a
+  // hash map from a copy of each name took ten times that, over 1.3M symbols on a big corpus.
+  std::vector<std::uint32_t> by_name;
 
   const Symbol* find(std::string_view n) const {
-    auto it = by_name.find(absl::string_view(n.data(), n.size()));
-    return it == by_name.end() ? nullptr : &symbols[it->second];
+    const std::uint32_t i = index_of(n);
+    return i == kNoScope ? nullptr : &symbols[i];
   }
   std::uint32_t index_of(std::string_view n) const {
-    auto it = by_name.find(absl::string_view(n.data(), n.size()));
-    return it == by_name.end() ? kNoScope : it->second;
+    auto it = std::lower_bound(by_name.begin(), by_name.end(), n, [&](std::uint32_t i, std::string_view k) {
+      return std::string_view(symbols[i].name) < k;
+    });
+    return it != by_name.end() && symbols[*it].name == n ? *it : kNoScope;
+  }
+  // Fills `by_name` and gives the vectors back their spare capacity (the table is final).
+  void finish() {
+    symbols.shrink_to_fit();
+    star_imports.shrink_to_fit();
+    by_name.resize(symbols.size());
+    for (std::uint32_t i = 0; i < by_name.size(); ++i) by_name[i] = i;
+    std::sort(by_name.begin(), by_name.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return symbols[a].name < symbols[b].name; });
   }
   friend bool operator==(const PlaceTable& a, const PlaceTable& b) {
     return a.kind == b.kind && a.name == b.name && a.parent == b.parent && a.symbols == b.symbols &&
@@ -391,6 +404,12 @@ struct UseDefMap {
   std::vector<UseSite> uses;
   std::vector<LoopRange> loops;
   std::vector<ImportSite> imports;
+  void finish() {  // the map is final: no spare capacity
+    definitions.shrink_to_fit();
+    uses.shrink_to_fit();
+    loops.shrink_to_fit();
+    imports.shrink_to_fit();
+  }
   friend bool operator==(const UseDefMap&, const UseDefMap&) = default;
 };
 
@@ -481,8 +500,13 @@ class IndexBuilder {
     const ScopeTables previous = db_.reuse.get(file_);
     SemanticIndex index;
     ScopeTables now;
+    index.scopes.reserve(scopes_.size());
+    index.place_tables.reserve(scopes_.size());
+    index.use_def_maps.reserve(scopes_.size());
     for (std::uint32_t i = 0; i < scopes_.size(); ++i) {
       Scope& s = scopes_[i];
+      s.table.finish();
+      s.map.finish();
       index.scopes.push_back(s.info);
       std::shared_ptr<const PlaceTable> table;
       if (i < previous.place_tables.size() && *previous.place_tables[i] == s.table) {
@@ -512,6 +536,7 @@ class IndexBuilder {
     PlaceTable table;
     UseDefMap map;
     std::string qualname;
+    absl::flat_hash_map<std::string, std::uint32_t> symbol_of;  // table.symbols by name
     std::uint32_t seq = 0;
     std::vector<std::uint32_t> open_loops;  // indices into map.loops
     int try_depth = 0;
@@ -542,7 +567,7 @@ class IndexBuilder {
   void close_scope() { stack_.pop_back(); }
 
   std::uint32_t symbol(Scope& s, std::string_view name) {
-    auto [it, inserted] = s.table.by_name.try_emplace(
+    auto [it, inserted] = s.symbol_of.try_emplace(
         std::string(name), static_cast<std::uint32_t>(s.table.symbols.size()));
     if (inserted) s.table.symbols.push_back(Symbol{std::string(name), 0});
     return it->second;
