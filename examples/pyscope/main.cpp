@@ -240,7 +240,9 @@ std::string mib(const std::optional<std::size_t>& bytes) {
   return bytes ? mib(*bytes) : std::string("n/a (mimalloc's counter underflowed)");
 }
 void print_memory(const char* when) {
-  mi_collect(true);  // return freed pages, so "committed" is what is live
+  // Return freed pages, so that "committed" and RSS are what is live (main() turns off
+  // mimalloc's decommit delay, which this collect would not wait for).
+  mi_collect(true);
   const Memory m = memory_now();
   std::printf("memory %s: RSS %s (peak %s), mimalloc committed %s (peak %s)\n", when,
               mib(m.rss).c_str(), mib(m.peak_rss).c_str(), mib(m.commit).c_str(),
@@ -542,6 +544,9 @@ int write_dot(pyscope::Db& db, const Options& opt, const Labeler& label) {
 
 int main(int argc, char** argv) {
   const Clock::time_point start = Clock::now();
+  // Freed memory goes back to the system at once, not 25 ms later: ASTs freed by the AST
+  // budget or by eviction leave RSS when they go (a language server's memory is watched).
+  mi_option_set(mi_option_decommit_delay, 0);
   // `pyscope serve` (a language server, lsp_server.hpp), `pyscope diagnose` (diagnose.hpp).
   if (argc > 1 &&
       (std::string_view(argv[1]) == "serve" || std::string_view(argv[1]) == "diagnose")) {
@@ -714,8 +719,14 @@ int main(int argc, char** argv) {
   }
 
   if (!opt.no_lru) {
+    mi_collect(true);
+    const std::size_t rss_before = memory_now().rss, asts_before = db.ast_budget.bytes_held();
     db.trigger_lru_eviction();  // what the next revision would do: keep 200 ASTs
     print_memory("after LRU eviction (200 ASTs kept)");
+    const std::size_t rss_after = memory_now().rss, asts_after = db.ast_budget.bytes_held();
+    std::printf("  ASTs held %s -> %s; RSS fell %s\n", mib(asts_before).c_str(),
+                mib(asts_after).c_str(),
+                mib(rss_before > rss_after ? rss_before - rss_after : 0).c_str());
   }
   if (!opt.show.empty()) {
     const auto f = pyscope::find_file(db, opt.dir + "/" + opt.show);

@@ -60,6 +60,9 @@
 #include <vector>
 
 #include <relish/relish.hpp>
+#ifdef PYSCOPE_AST_HEAP
+#include <mimalloc.h>
+#endif
 
 #include "absl/container/flat_hash_map.h"
 #include "python_syntax.hpp"
@@ -189,10 +192,33 @@ inline std::string source_text(Db& db, File file) {
 inline constexpr relish::Query<fn::source_text, relish::Options{.returns = relish::Returns::ref}>
     source_text;
 
+#ifdef PYSCOPE_AST_HEAP
+// The pyscope executable (linked with mimalloc) allocates ASTs in a mimalloc heap of their
+// own, one per thread: their pages hold nothing else, so ASTs freed by eviction or by the AST
+// budget free whole pages that go back to the system, instead of leaving holes between the
+// memos allocated meanwhile.
+class AstHeapScope {
+ public:
+  AstHeapScope() {
+    thread_local mi_heap_t* const heap = mi_heap_new();
+    previous_ = mi_heap_set_default(heap);
+  }
+  ~AstHeapScope() { mi_heap_set_default(previous_); }
+  AstHeapScope(const AstHeapScope&) = delete;
+  AstHeapScope& operator=(const AstHeapScope&) = delete;
+
+ private:
+  mi_heap_t* previous_;
+};
+#else
+struct AstHeapScope {};
+#endif
+
 // The parse itself, separate so that a cleared AST can be re-parsed (ty's parsed_module_impl).
 inline Ast parse_module_impl(Db& db, File file) {
   const std::string& text = source_text(db, file);
   db.parses.fetch_add(1, std::memory_order_relaxed);
+  const AstHeapScope in_ast_heap;  // the parse only: source_text may run queries
   return pysyntax::parse(text);
 }
 
@@ -615,7 +641,7 @@ class IndexBuilder {
     s.table.symbols[symbol(s, name)].flags |= flags;
   }
 
-  const std::string& str(std::uint32_t id) const { return ast_.str(id); }
+  std::string_view str(std::uint32_t id) const { return ast_.str(id); }
   std::uint32_t child(const Node& n, std::uint32_t i) const { return ast_.child(n, i); }
 
   void block(std::uint32_t id) {
@@ -659,7 +685,7 @@ class IndexBuilder {
         for (std::uint32_t d : ast_.kids(n, 3)) expr(d, 0);
         parameters_outside(child(n, 0));
         if (std::uint32_t r = child(n, 1); r != pysyntax::kNone) expr(r, kLazy);
-        const std::string& name = str(n.name);
+        const std::string name(str(n.name));
         const std::string qualname = cur().qualname.empty() ? name : cur().qualname + "." + name;
         bind(name, n.line, DefKind::function, ValueHint::unknown, qualname);
         open_scope(ScopeKind::function, name, n.line);
@@ -671,7 +697,7 @@ class IndexBuilder {
       case NodeKind::class_def: {
         for (std::uint32_t d : ast_.kids(n, 2)) expr(d, 0);
         for (std::uint32_t b : ast_.kids(ast_[child(n, 1)])) expr(b, 0);
-        const std::string& name = str(n.name);
+        const std::string name(str(n.name));
         const std::string qualname = cur().qualname.empty() ? name : cur().qualname + "." + name;
         open_scope(ScopeKind::class_, name, n.line);
         block(child(n, 0));
@@ -790,7 +816,7 @@ class IndexBuilder {
       case NodeKind::import:
         for (std::uint32_t a : ast_.kids(n)) {
           const Node& alias = ast_[a];
-          const std::string& full = str(alias.name);
+          const std::string full(str(alias.name));
           Scope& s = cur();
           s.map.imports.push_back(
               ImportSite{full, "", 0, rel(s, alias.line), s.try_depth > 0, true});
@@ -803,7 +829,7 @@ class IndexBuilder {
         }
         break;
       case NodeKind::import_from: {
-        const std::string& module = str(n.name);
+        const std::string module(str(n.name));
         if (is_package_ && n.aux == 1 && !module.empty() && stack_.size() == 1) {
           // Importing a submodule sets it as an attribute of the package: this namespace.
           const std::string sub = module.substr(0, module.find('.'));
@@ -812,7 +838,7 @@ class IndexBuilder {
         }
         for (std::uint32_t a : ast_.kids(n)) {
           const Node& alias = ast_[a];
-          const std::string& member = str(alias.name);
+          const std::string member(str(alias.name));
           Scope& s = cur();
           s.map.imports.push_back(ImportSite{module, member, n.aux, rel(s, alias.line),
                                              s.try_depth > 0, a == ast_.child(n, 0)});
@@ -820,7 +846,7 @@ class IndexBuilder {
             cur().table.star_imports.push_back(StarImport{module, n.aux});
             continue;
           }
-          const std::string& bound = alias.aux != pysyntax::kNoName ? str(alias.aux) : member;
+          const std::string bound = alias.aux != pysyntax::kNoName ? std::string(str(alias.aux)) : member;
           bind(bound, alias.line, DefKind::import_from, ValueHint::unknown,
                std::string(n.aux, '.') + module + (module.empty() ? "" : ".") + member);
           // `from . import x` in a package's __init__: x is a submodule, and this binding
@@ -2014,7 +2040,7 @@ inline std::vector<FunctionSite> function_sites(Db& db, File file) {
     if (last.empty() || last.back() == '\\') continue;
     const std::size_t ws = first.find_first_not_of(" \t");
     if (ws == std::string_view::npos || ws == 0) continue;
-    out.push_back({ast->str(n.name), n.line, body.aux, std::string(first.substr(0, ws))});
+    out.push_back({std::string(ast->str(n.name)), n.line, body.aux, std::string(first.substr(0, ws))});
   }
   return out;
 }

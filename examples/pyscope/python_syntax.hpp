@@ -420,7 +420,7 @@ struct Node {
   std::uint8_t flags = 0;
   std::uint16_t col = 0;
   std::uint32_t line = 0;
-  std::uint32_t name = kNoName;  // index into Ast::strings
+  std::uint32_t name = kNoName;  // a name of Ast::str
   std::uint32_t aux = 0;
   std::uint32_t first = 0;  // children: Ast::children[first, first + count)
   std::uint32_t count = 0;
@@ -429,7 +429,11 @@ struct Node {
 struct Ast {
   std::vector<Node> nodes;
   std::vector<std::uint32_t> children;
-  std::vector<std::string> strings;  // identifiers and dotted names, each once
+  // Identifiers and dotted names, each once: name i is string_pool[string_ends[i - 1],
+  // string_ends[i]). One buffer rather than a std::string each: an AST is a few large
+  // allocations, whose pages are freed whole when it is (LRU, the AST budget).
+  std::string string_pool;
+  std::vector<std::uint32_t> string_ends;
   std::vector<SyntaxError> errors;
   std::uint32_t root = kNone;  // the module node
   std::uint32_t lines = 0;
@@ -450,9 +454,10 @@ struct Ast {
     const std::uint32_t* p = children.data() + n.first;
     return {p + std::min(from, n.count), p + n.count};
   }
-  const std::string& str(std::uint32_t id) const {
-    static const std::string kEmpty;
-    return id == kNoName ? kEmpty : strings[id];
+  std::string_view str(std::uint32_t id) const {
+    if (id == kNoName) return {};
+    const std::uint32_t begin = id == 0 ? 0 : string_ends[id - 1];
+    return std::string_view(string_pool).substr(begin, string_ends[id] - begin);
   }
 };
 
@@ -475,9 +480,10 @@ class AstBuilder {
   std::uint32_t intern(std::string_view s) {
     auto it = ids_.find(s);
     if (it != ids_.end()) return it->second;
-    const auto id = static_cast<std::uint32_t>(ast_.strings.size());
-    ast_.strings.emplace_back(s);
-    ids_.emplace(ast_.strings.back(), id);
+    const auto id = static_cast<std::uint32_t>(ast_.string_ends.size());
+    ast_.string_pool.append(s);
+    ast_.string_ends.push_back(static_cast<std::uint32_t>(ast_.string_pool.size()));
+    ids_.emplace(std::string(s), id);
     return id;
   }
 
@@ -1667,6 +1673,8 @@ inline Ast parse(std::string_view src) {
               (src.empty() || src.back() == '\n' ? 0 : 1);
   ast.nodes.shrink_to_fit();
   ast.children.shrink_to_fit();
+  ast.string_pool.shrink_to_fit();
+  ast.string_ends.shrink_to_fit();
   return ast;
 }
 
