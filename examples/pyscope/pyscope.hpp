@@ -197,12 +197,13 @@ inline constexpr relish::Query<fn::source_text, relish::Options{.returns = relis
 // own, one per thread: their pages hold nothing else, so ASTs freed by eviction or by the AST
 // budget free whole pages that go back to the system, instead of leaving holes between the
 // memos allocated meanwhile.
+inline mi_heap_t* ast_heap() {  // this thread's
+  thread_local mi_heap_t* const heap = mi_heap_new();
+  return heap;
+}
 class AstHeapScope {
  public:
-  AstHeapScope() {
-    thread_local mi_heap_t* const heap = mi_heap_new();
-    previous_ = mi_heap_set_default(heap);
-  }
+  AstHeapScope() : previous_(mi_heap_set_default(ast_heap())) {}
   ~AstHeapScope() { mi_heap_set_default(previous_); }
   AstHeapScope(const AstHeapScope&) = delete;
   AstHeapScope& operator=(const AstHeapScope&) = delete;

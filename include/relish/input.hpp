@@ -300,6 +300,7 @@ class InputIngredient final : public IngredientBase {
     out.entries += records_.size() - removed_;
     out.values += records_.size() - removed_;
     out.metadata_bytes += records_.used_bytes() - records_.size() * sizeof(T);
+    out.reserved_bytes += records_.reserved_bytes();
     for (std::uint32_t i = 0; i < records_.size(); ++i) {
       out.value_stack_bytes += sizeof(T);
       out.value_heap_bytes += relish::heap_size(records_[i].value);

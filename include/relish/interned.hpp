@@ -188,6 +188,7 @@ class InternedIngredient final : public IngredientBase {
     out.entries += live_count();
     out.values += live_count();
     out.metadata_bytes += meta_.used_bytes();
+    out.reserved_bytes += meta_.reserved_bytes();
     table_.memory(out);
   }
 

@@ -6,7 +6,9 @@
 //
 // Value bytes are sizeof plus relish::heap_size of every value held; a HeapSizeTracker is
 // active for the whole report, so an allocation shared by several memos (a shared_ptr
-// extracted from a bigger structure) is counted once, at its first holder.
+// extracted from a bigger structure) is counted once, at its first holder. Tables count the
+// storage they have written; "reserved" is what they allocated for growth and never wrote
+// (up to half a table that doubles: address space a malloc counts, not resident memory).
 #pragma once
 
 #include <algorithm>
@@ -39,6 +41,7 @@ inline MemoryReport memory_report(const Database& db) {
     r.total.metadata_bytes += m.metadata_bytes;
     r.total.value_stack_bytes += m.value_stack_bytes;
     r.total.value_heap_bytes += m.value_heap_bytes;
+    r.total.reserved_bytes += m.reserved_bytes;
     r.ingredients.push_back(std::move(m));
   });
   // The reverse edges of push-pull invalidation (one row, once a write has folded some in).
@@ -99,12 +102,13 @@ inline std::string json_escape(const std::string& s) {
 inline std::string MemoryReport::to_table() const {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"ingredient", "kind", "entries", "values", "metadata", "values (stack)",
-                  "values (heap)", "total"});
+                  "values (heap)", "total", "reserved"});
   auto row = [&](const IngredientMemory& m) {
     rows.push_back({m.name, m.kind, std::to_string(m.entries), std::to_string(m.values),
                     detail::human_bytes(m.metadata_bytes),
                     detail::human_bytes(m.value_stack_bytes),
-                    detail::human_bytes(m.value_heap_bytes), detail::human_bytes(m.total_bytes())});
+                    detail::human_bytes(m.value_heap_bytes), detail::human_bytes(m.total_bytes()),
+                    detail::human_bytes(m.reserved_bytes)});
   };
   for (const auto& m : ingredients) row(m);
   row(total);
@@ -137,7 +141,8 @@ inline std::string MemoryReport::to_json() const {
            ",\"metadata_bytes\":" + std::to_string(m.metadata_bytes) +
            ",\"value_stack_bytes\":" + std::to_string(m.value_stack_bytes) +
            ",\"value_heap_bytes\":" + std::to_string(m.value_heap_bytes) +
-           ",\"total_bytes\":" + std::to_string(m.total_bytes()) + "}";
+           ",\"total_bytes\":" + std::to_string(m.total_bytes()) +
+           ",\"reserved_bytes\":" + std::to_string(m.reserved_bytes) + "}";
   };
   std::string out = "{\"ingredients\":[";
   for (std::size_t i = 0; i < ingredients.size(); ++i) {

@@ -327,6 +327,7 @@ class TrackedIngredient final : public IngredientBase {
     out.kind = "tracked";
     out.entries += live_;
     out.values += live_;
+    out.reserved_bytes += entities_.reserved_bytes();
     out.metadata_bytes += entities_.used_bytes() - live_ * sizeof(T) +
                           by_identity_.capacity() * (sizeof(std::uint32_t) + 1) +
                           (free_.capacity() + dead_.capacity()) * sizeof(std::uint32_t);

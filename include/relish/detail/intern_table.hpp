@@ -140,6 +140,7 @@ class InternTable {
   void memory(Out& out) const {
     for (const auto& s : shards_)
       out.metadata_bytes += sizeof(Shard) + s->index.capacity() * (sizeof(std::uint32_t) + 1);
+    out.reserved_bytes += values_.reserved_bytes();
     out.metadata_bytes += free_.capacity() * sizeof(std::uint32_t) + values_.used_bytes() -
                           values_.size() * sizeof(T);
     for (std::uint32_t i = 0; i < values_.size(); ++i) {

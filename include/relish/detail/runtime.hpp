@@ -50,6 +50,9 @@ struct IngredientMemory {
   std::size_t metadata_bytes = 0;     // slots, revisions, dependency lists, hash indexes
   std::size_t value_stack_bytes = 0;  // sizeof of the values held
   std::size_t value_heap_bytes = 0;   // heap_size of the values held
+  // Allocated for growth and not yet written (the tail of a table that doubles): address
+  // space, not resident memory; not in total_bytes().
+  std::size_t reserved_bytes = 0;
   std::size_t value_bytes() const noexcept { return value_stack_bytes + value_heap_bytes; }
   std::size_t total_bytes() const noexcept { return metadata_bytes + value_bytes(); }
 };

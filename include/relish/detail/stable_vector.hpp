@@ -90,6 +90,13 @@ class StableVector {
     const std::size_t tail = (sizeof(T) * (std::size_t{off} + 1) + kPage - 1) / kPage * kPage;
     return before + std::min(tail, sizeof(T) * bucket_size(last));
   }
+  // Bytes allocated for growth and never written: the rest of the last bucket.
+  std::size_t reserved_bytes() const noexcept {
+    std::size_t n = 0;
+    for (std::uint32_t b = 0; b < kBuckets; ++b)
+      if (buckets_[b].load(std::memory_order_relaxed)) n += sizeof(T) * bucket_size(b);
+    return n - used_bytes();
+  }
 
  private:
   static constexpr std::size_t bucket_size(std::uint32_t b) noexcept {

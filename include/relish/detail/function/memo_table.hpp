@@ -40,6 +40,7 @@ class MemoTable<Memo, false> {
   }
   std::uint32_t slots() const noexcept { return memos_.size(); }
   std::size_t used_bytes() const noexcept { return memos_.used_bytes(); }
+  std::size_t reserved_bytes() const noexcept { return memos_.reserved_bytes(); }
 
  private:
   StableVector<Memo> memos_;
@@ -67,6 +68,9 @@ class MemoTable<Memo, true> {
   std::uint32_t slots() const noexcept { return entries_.size(); }
   std::size_t used_bytes() const noexcept {
     return entries_.used_bytes() + by_id_.used_bytes();
+  }
+  std::size_t reserved_bytes() const noexcept {
+    return entries_.reserved_bytes() + by_id_.reserved_bytes();
   }
 
  private:

@@ -9,6 +9,7 @@ template <auto F, Options O, class Cycle>
 inline void FunctionIngredient<F, O, Cycle>::memory(IngredientMemory& out) const {
   out.kind = "query";
   out.metadata_bytes += memos_.used_bytes() - memos_.slots() * sizeof(std::optional<Value>);
+  out.reserved_bytes += memos_.reserved_bytes();
   memos_.for_each([&](std::uint32_t, const Memo& m) {
     if (m.verified_at.load(std::memory_order_relaxed) == 0) return;
     ++out.entries;
