@@ -244,7 +244,7 @@ class BudgetState {
       for (const TakenValue& t : taken_)
         if (t.box) t.release(t.box);
     }
-    void take(BudgetedSlot& s) { taken_.push_back(s.take_value()); }
+    void take(BudgetedSlot& s) noexcept { taken_.push_back(s.take_value()); }  // room reserved
 
    private:
     friend class BudgetState;
@@ -254,20 +254,25 @@ class BudgetState {
 
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mu_); }
 
-  // Under lock(): slot `s` now holds a value of `bytes` (it held one of s->charged). Then
-  // clears the least recently loaded other slots until the budget holds again (never `s`
-  // itself: its caller is about to use it).
-  void charged(const std::shared_ptr<BudgetedSlot>& s, std::size_t bytes, Sweep& sw) {
-    held_.store(held_.load(std::memory_order_relaxed) - s->charged + bytes,
+  // Under lock(), before the slot changes: puts `s` in the ring if it is not (may throw;
+  // then nothing changed).
+  void enter(const std::shared_ptr<BudgetedSlot>& s) {
+    if (s->in_ring) return;
+    if (ring_.size() >= 2 * live_ + 64) compact();
+    ring_.push_back(s);
+    s->in_ring = true;
+    ++live_;
+  }
+  // Under lock(), after enter(): slot `s` now holds a value of `bytes` (it held one of
+  // s->charged), unmarked: a value stored and never read goes first. Then clears the least
+  // recently loaded other slots until the budget holds again (never `s` itself: its caller
+  // is about to use it).
+  void charged(BudgetedSlot& s, std::size_t bytes, Sweep& sw) noexcept {
+    held_.store(held_.load(std::memory_order_relaxed) - s.charged + bytes,
                 std::memory_order_relaxed);
-    s->charged = bytes;  // unmarked until loaded: a value stored and never read goes first
-    if (!s->in_ring) {
-      if (ring_.size() >= 2 * live_ + 64) compact();
-      ring_.push_back(s);
-      s->in_ring = true;
-      ++live_;
-    }
-    sweep(s.get(), sw);
+    s.charged = bytes;
+    s.referenced.store(false, std::memory_order_relaxed);
+    sweep(&s, sw);
   }
   // Under lock(): slot `s` was emptied.
   void emptied(BudgetedSlot& s) noexcept {
@@ -284,7 +289,7 @@ class BudgetState {
   std::size_t held() const noexcept { return held_.load(std::memory_order_relaxed); }
   std::size_t limit() const noexcept { return limit_.load(std::memory_order_relaxed); }
   std::uint64_t reclaimed() const noexcept { return reclaimed_.load(std::memory_order_relaxed); }
-  void set_limit(std::size_t n) {
+  void set_limit(std::size_t n) noexcept {
     Sweep sw;
     std::lock_guard<std::mutex> g(mu_);
     limit_.store(n, std::memory_order_relaxed);
@@ -294,9 +299,17 @@ class BudgetState {
  private:
   // CLOCK: the hand passes slots loaded since its last pass (clearing their mark) and empties
   // the first one that was not. Two laps of live slots at most: after one, every mark is clear.
-  void sweep(const BudgetedSlot* keep, Sweep& sw) {
+  // Out of memory for its bookkeeping, it stops: over budget until the next store.
+  void sweep(const BudgetedSlot* keep, Sweep& sw) noexcept {
     for (std::size_t passed = 0; held() > limit() && !ring_.empty() && passed < 2 * ring_.size();) {
       if (hand_ >= ring_.size()) hand_ = 0;
+      try {
+        // Room first: a slot whose last handle went must not be released under the lock.
+        sw.seen_.reserve(sw.seen_.size() + 1);
+        sw.taken_.reserve(sw.taken_.size() + 1);
+      } catch (...) {
+        return;
+      }
       std::shared_ptr<BudgetedSlot> s = ring_[hand_].lock();
       if (!s) {  // destroyed: its entry goes
         ring_[hand_] = std::move(ring_.back());
@@ -327,6 +340,18 @@ class BudgetState {
   std::atomic<std::size_t> limit_;
   std::atomic<std::uint64_t> reclaimed_{0};
 };
+
+// Set while a budget computes what a value costs: a budgeted Reclaimable inside it is charged
+// to its own slot, so the value counts only its handle (not twice, nor after that slot clears).
+inline thread_local int charging_depth = 0;
+template <class T>
+std::size_t charge_of(const Ref<T>& r) {
+  struct Depth {
+    Depth() { ++charging_depth; }
+    ~Depth() { --charging_depth; }
+  } depth;
+  return heap_size(r);
+}
 
 template <class T>
 struct ReclaimableNode final : BudgetedSlot {
@@ -394,23 +419,28 @@ class Reclaimable {
     if (Ref<T> r = load()) return r;
     Ref<T> mine = Ref<T>::make(std::forward<F>(compute)());
     if (!node_->budget) return node_->slot.store_if_empty(std::move(mine));
-    const std::size_t bytes = heap_size(mine);
+    const std::size_t bytes = detail::charge_of(mine);
     detail::BudgetState::Sweep sw;
     auto lock = node_->budget->lock();
+    node_->budget->enter(node_);
     Ref<T> r = node_->slot.store_if_empty(mine);
-    if (r == mine) node_->budget->charged(node_, bytes, sw);
+    if (r == mine) {
+      node_->budget->charged(*node_, bytes, sw);
+      node_->referenced.store(true, std::memory_order_relaxed);  // its caller reads it now
+    }
     return r;
   }
 
   void store(T value) const {
     Ref<T> r = Ref<T>::make(std::move(value));
     if (!node_->budget) return node_->slot.store(std::move(r));
-    const std::size_t bytes = heap_size(r);
+    const std::size_t bytes = detail::charge_of(r);
     Ref<T> old;  // released after the lock (declared before it)
     detail::BudgetState::Sweep sw;
     auto lock = node_->budget->lock();
+    node_->budget->enter(node_);
     old = node_->slot.exchange(std::move(r));
-    node_->budget->charged(node_, bytes, sw);
+    node_->budget->charged(*node_, bytes, sw);
   }
   void clear() const noexcept {
     if (!node_->budget) return node_->slot.clear();
@@ -429,6 +459,7 @@ class Reclaimable {
   friend std::size_t relish_heap_size(const Reclaimable& r) {
     HeapSizeTracker* t = HeapSizeTracker::current();
     if (t && !t->first_visit(r.node_.get())) return 0;
+    if (r.node_->budget && detail::charging_depth > 0) return sizeof(Node) + 16;
     return sizeof(Node) + 16 + heap_size(r.node_->slot.load());
   }
 

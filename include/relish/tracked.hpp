@@ -448,13 +448,8 @@ class TrackedIngredient final : public IngredientBase {
   }
 
   std::uint32_t allocate(Runtime& rt, T&& value, const Identity& id, Durability d) {
-    std::uint32_t index;
-    if (!free_.empty()) {
-      index = free_.back();
-      free_.pop_back();
-    } else {
-      index = entities_.emplace_back();
-    }
+    const bool reused = !free_.empty();
+    const std::uint32_t index = reused ? free_.back() : entities_.emplace_back();
     Entity& e = entities_[index];
     const std::uint32_t gen = e.stamp == 0 ? 1 : stamp_generation(e.stamp) + 1;
     e.value.emplace(std::move(value));
@@ -466,8 +461,15 @@ class TrackedIngredient final : public IngredientBase {
     e.hash = id.hash;
     e.occurrence = id.occurrence;
     e.validated_at.store(rt.revision(), std::memory_order_relaxed);
+    try {
+      by_identity_.insert(index);  // create() found no live entity with this identity
+    } catch (...) {  // out of memory: nothing is created, the slot is free
+      e.value.reset();
+      if (!reused) free_.push_back(index);
+      throw;
+    }
+    if (reused) free_.pop_back();
     e.alive.store(true, std::memory_order_release);
-    by_identity_.insert(index);  // create() found no live entity with this identity
     ++live_;
     return index;
   }

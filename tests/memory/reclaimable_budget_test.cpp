@@ -193,3 +193,40 @@ TEST_CASE("a budget shared by threads that load, store and clear", "[reclaimable
   slots.clear();
   CHECK(budget.bytes_held() == 0);
 }
+
+// Review of ReclaimBudget: a budgeted value holding a Reclaimable of the same budget was
+// charged for the inner value as well (twice in all), and kept that charge after the inner
+// slot was cleared.
+namespace {
+struct Outer {
+  relish::Reclaimable<Blob> inner;
+};
+}  // namespace
+
+TEST_CASE("a budgeted value counts an inner budgeted slot's value once, in that slot",
+          "[reclaimable][budget]") {
+  const std::size_t one = charge_of_one();
+  relish::ReclaimBudget budget(std::size_t{1} << 30);
+  relish::Reclaimable<Outer> outer(budget, Outer{relish::Reclaimable<Blob>(budget, blob('x'))});
+  const std::size_t held = budget.bytes_held();
+  CHECK(held >= one);
+  CHECK(held < one + 512);  // the outer value: its box and the inner handle, not the blob
+  outer.load()->inner.clear();
+  CHECK(budget.bytes_held() == held - one);
+}
+
+// Review: the mark a slot's previous value earned by being loaded survived a store, so a new
+// value never read outlived another never-read one.
+TEST_CASE("a stored value enters unmarked, whatever its slot's previous value was",
+          "[reclaimable][budget]") {
+  const std::size_t one = charge_of_one();
+  relish::ReclaimBudget budget(2 * one);
+  relish::Reclaimable<Blob> a(budget, blob('a'));
+  relish::Reclaimable<Blob> c(budget, blob('c'));  // stored, never read
+  (void)a.load();                                   // a's old value read
+  a.store(blob('A'));                               // a's new value: stored, never read
+  relish::Reclaimable<Blob> d(budget, blob('d'));   // over budget: the first unmarked goes
+  CHECK(a.is_cleared());
+  CHECK_FALSE(c.is_cleared());
+  CHECK_FALSE(d.is_cleared());
+}
