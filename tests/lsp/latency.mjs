@@ -139,11 +139,13 @@ const bursts = [];
   for (let k = 0; k < runs; ++k) {
     await sleep(150);
     const word = `\npyscope_burst_${String(k).padStart(5, '0')} = 1`;
+    let sent = 0;  // when the last keystroke went (not after the pause that follows it)
     for (const ch of word) {
       append(doc, ch, (t) => t.length);
+      sent = now();
       await sleep(5);
     }
-    const sent = now(), v = doc.version;
+    const v = doc.version;
     const e = await until((x) => x.uri === doc.uri && x.version === v);
     bursts.push(e.at - sent);
   }
