@@ -132,9 +132,20 @@ class TrackedIngredient final : public IngredientBase {
                         " outside a query: tracked structs are created by queries");
     }
     Frame& f = l.frames[l.depth - 1];
-    std::lock_guard<SpinLock> lock(mu_);
     const std::uint64_t hash = identity_hash(value);
     const Revision now = rt.revision();
+    if (const std::uint32_t index = same_as_last_time(f, hash, value); index != kNone) {
+      Entity& e = entities_[index];
+      if constexpr (HasDebugHook<T>) {  // describe_entity reads the fields under the lock
+        std::lock_guard<SpinLock> lock(mu_);
+        reuse(e, value, f, now);
+      } else {
+        reuse(e, value, f, now);
+      }
+      f.created.push_back(DatabaseKey{first_index(), index});
+      return {index, e.stamp};
+    }
+    std::lock_guard<SpinLock> lock(mu_);
     // The k-th struct with this identity hash that an execution creates is occurrence k, and
     // is the entity of occurrence k of the creator's previous execution, if that one has the
     // same identity fields. Occurrences are claimed in order, so the first one not claimed by
@@ -160,17 +171,7 @@ class TrackedIngredient final : public IngredientBase {
     }
     if (id.occurrence != 0) f.occurrences[{first_index(), hash}] = id.occurrence + 1;
     if (reused) {
-      Entity& e = *reused;
-      update_fields(e, value, now);
-      if (f.durability < e.durability) {
-        // Readers recorded the old, higher durability: to them the entity and every field
-        // changed, or the durability shortcut would skip its later changes.
-        e.changed_at.fill(now);
-        e.created_at = now;
-      }
-      e.durability = f.durability;
-      e.claimed_by = f.serial;
-      e.validated_at.store(now, std::memory_order_release);
+      reuse(*reused, value, f, now);
     } else {
       index = allocate(rt, std::move(value), id, f.durability);
       entities_[index].claimed_by = f.serial;
@@ -398,6 +399,38 @@ class TrackedIngredient final : public IngredientBase {
     bool operator()(const Identity& a, std::uint32_t b) const { return (*this)(b, a); }
   };
 
+
+  // The struct the previous execution created at this point, if it is this one: the entity
+  // of occurrence 0 of this identity, alive and not claimed by this execution yet, which the
+  // identity index would give too (any other case takes the lookup). No lock: the creator's
+  // entities change only in its own executions (this thread's, now), and an entity's
+  // identity is fixed while it is alive (a slot is reused only once no query runs).
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  std::uint32_t same_as_last_time(const Frame& f, std::uint64_t hash, const T& value) const {
+    const std::vector<DatabaseKey>* prev = f.previous_created;
+    if (!prev || f.created.size() >= prev->size()) return kNone;
+    const DatabaseKey k = (*prev)[f.created.size()];
+    if (k.ingredient != first_index()) return kNone;
+    const Entity* e = entities_.get(k.key);
+    if (!e || !e->alive.load(std::memory_order_acquire)) return kNone;
+    if (e->creator != f.key || e->hash != hash || e->occurrence != 0 || e->claimed_by == f.serial)
+      return kNone;
+    return same_identity(*e->value, value) ? k.key : kNone;
+  }
+
+  // Claims entity `e` for this execution with `fresh`'s tracked fields.
+  static void reuse(Entity& e, T& fresh, const Frame& f, Revision now) {
+    update_fields(e, fresh, now);
+    if (f.durability < e.durability) {
+      // Readers recorded the old, higher durability: to them the entity and every field
+      // changed, or the durability shortcut would skip its later changes.
+      e.changed_at.fill(now);
+      e.created_at = now;
+    }
+    e.durability = f.durability;
+    e.claimed_by = f.serial;
+    e.validated_at.store(now, std::memory_order_release);
+  }
 
   // An entity read (or verified) in a revision its creator has not been brought up to date
   // in yet, through a handle kept from an earlier revision: the creator is verified first (it

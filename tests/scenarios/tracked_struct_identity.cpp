@@ -7,6 +7,7 @@
 #include <relish/relish.hpp>
 
 #include <algorithm>
+#include <map>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -169,4 +170,56 @@ TEST_CASE("tracked: creating one outside a query is a MisuseError", "[scenario]"
   CHECK(s[0].index() == 0);
   CHECK(Symbol().is_null());
   CHECK_THROWS_AS(Symbol().get(db, &SymbolData::name), relish::StaleHandleError);
+}
+
+// Re-runs find the structs their previous run created at the same point without a lookup
+// (same_as_last_time); whatever the new order, each (name, n-th occurrence of it) keeps its
+// handle, as the identity index alone would give. A model over random re-runs: insertions,
+// removals, swaps and duplicates.
+TEST_CASE("tracked: each identity keeps its handle over random re-runs, whatever the order",
+          "[scenario]") {
+  Db db;
+  std::uint64_t seed = 7;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::uint32_t>(seed >> 33);
+  };
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) names.push_back(std::string(1, static_cast<char>('a' + next() % 6)));
+  auto text_of = [&] {
+    std::string t;
+    for (std::size_t i = 0; i < names.size(); ++i) t += names[i] + "=" + std::to_string(i) + " ";
+    return t;
+  };
+  File f = File::create(db, {.text = text_of()});
+  std::map<std::pair<std::string, int>, Symbol> handle;  // (name, occurrence) -> its entity
+  for (int round = 0; round < 300; ++round) {
+    const std::vector<Symbol> made = symbols(db, f);
+    REQUIRE(made.size() == names.size());
+    std::map<std::string, int> seen;
+    std::map<std::pair<std::string, int>, Symbol> now;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const std::pair<std::string, int> id{names[i], seen[names[i]]++};
+      CHECK(made[i].get(db, &SymbolData::name) == names[i]);
+      CHECK(made[i].get(db, &SymbolData::value) == static_cast<std::int64_t>(i));
+      if (auto it = handle.find(id); it != handle.end()) CHECK(made[i] == it->second);
+      now.emplace(id, made[i]);
+    }
+    handle = std::move(now);
+    switch (next() % 4) {  // the next run's edit
+      case 0:
+        if (names.size() > 1) names.erase(names.begin() + next() % names.size());
+        break;
+      case 1:
+        names.insert(names.begin() + next() % (names.size() + 1),
+                     std::string(1, static_cast<char>('a' + next() % 6)));
+        break;
+      case 2:
+        std::swap(names[next() % names.size()], names[next() % names.size()]);
+        break;
+      default:
+        break;  // same names, new values below
+    }
+    f.set(db, &FileData::text, text_of() + (round % 2 ? " " : ""));
+  }
 }

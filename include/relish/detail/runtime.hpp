@@ -280,6 +280,9 @@ struct Frame {
   // Tracked structs created by this execution, and per (ingredient, identity hash) counters
   // that tell apart structs with equal identity fields.
   std::vector<DatabaseKey> created;
+  // What the memo's previous execution created, in order (null: nothing): a re-run that
+  // creates the same structs in the same order finds each one there without a lookup.
+  const std::vector<DatabaseKey>* previous_created = nullptr;
   // This execution, among all of this database's (tracked structs it claimed carry it), and,
   // per (ingredient, identity hash) met more than once, the next occurrence to try.
   std::uint64_t serial = 0;
@@ -300,6 +303,7 @@ struct Frame {
     deps.clear();
     durability = Durability::never_change;
     created.clear();
+    previous_created = nullptr;
     if (!occurrences.empty()) occurrences.clear();
     cycle_heads.clear();
     accumulated.clear();

@@ -16,6 +16,7 @@ inline auto FunctionIngredient<F, O, Cycle>::run(Db& db, Local& l, Memo& m, Data
   rt.emit(EventKind::will_execute, key);
   Frame& f = rt.push_frame(l, key);  // stays put: frames is a deque
   f.stamp = stamp;
+  f.previous_created = m.created();  // only this thread changes it, while it runs
   if constexpr (O.specify) {  // the creator of its key may specify it next time (specify.hpp)
     rt.record_dep(l, existence_of_key(db, key.key),
                   KeyEntity::ingredient(db).durability_of(key.key));
