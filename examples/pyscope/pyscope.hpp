@@ -219,7 +219,7 @@ struct AstHeapScope {};
 inline Ast parse_module_impl(Db& db, File file) {
   const std::string& text = source_text(db, file);
   db.parses.fetch_add(1, std::memory_order_relaxed);
-  const AstHeapScope in_ast_heap;  // the parse only: source_text may run queries
+  [[maybe_unused]] const AstHeapScope in_ast_heap;  // the parse only: source_text may run queries
   return pysyntax::parse(text);
 }
 
