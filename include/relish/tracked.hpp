@@ -173,8 +173,7 @@ class TrackedIngredient final : public IngredientBase {
     if (reused) {
       reuse(*reused, value, f, now);
     } else {
-      index = allocate(rt, std::move(value), id, f.durability);
-      entities_[index].claimed_by = f.serial;
+      index = allocate(rt, std::move(value), id, f.durability, f.serial);
     }
     f.created.push_back(DatabaseKey{first_index(), index});
     return {index, entities_[index].stamp};
@@ -403,8 +402,9 @@ class TrackedIngredient final : public IngredientBase {
   // The struct the previous execution created at this point, if it is this one: the entity
   // of occurrence 0 of this identity, alive and not claimed by this execution yet, which the
   // identity index would give too (any other case takes the lookup). No lock: the creator's
-  // entities change only in its own executions (this thread's, now), and an entity's
-  // identity is fixed while it is alive (a slot is reused only once no query runs).
+  // entities change only in its own executions (this thread's, now); a slot another thread
+  // is filling (allocate, reusing a freed one) is not alive yet, and every field read here
+  // is written before its entity is published alive (release) and fixed while it is.
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   std::uint32_t same_as_last_time(const Frame& f, std::uint64_t hash, const T& value) const {
     const std::vector<DatabaseKey>* prev = f.previous_created;
@@ -480,7 +480,8 @@ class TrackedIngredient final : public IngredientBase {
     });
   }
 
-  std::uint32_t allocate(Runtime& rt, T&& value, const Identity& id, Durability d) {
+  std::uint32_t allocate(Runtime& rt, T&& value, const Identity& id, Durability d,
+                         std::uint64_t serial) {
     const bool reused = !free_.empty();
     const std::uint32_t index = reused ? free_.back() : entities_.emplace_back();
     Entity& e = entities_[index];
@@ -493,6 +494,7 @@ class TrackedIngredient final : public IngredientBase {
     e.creator = id.creator;
     e.hash = id.hash;
     e.occurrence = id.occurrence;
+    e.claimed_by = serial;  // before it is published alive (same_as_last_time reads it)
     e.validated_at.store(rt.revision(), std::memory_order_relaxed);
     try {
       by_identity_.insert(index);  // create() found no live entity with this identity
