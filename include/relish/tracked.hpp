@@ -418,8 +418,14 @@ class TrackedIngredient final : public IngredientBase {
     return same_identity(*e->value, value) ? k.key : kNone;
   }
 
-  // Claims entity `e` for this execution with `fresh`'s tracked fields.
+  // Claims entity `e` for this execution with `fresh`'s tracked fields (a refill keeps the
+  // fields: they are equal, and other threads may be reading them).
   static void reuse(Entity& e, T& fresh, const Frame& f, Revision now) {
+    if (f.refill) {
+      e.claimed_by = f.serial;
+      e.validated_at.store(now, std::memory_order_release);
+      return;
+    }
     update_fields(e, fresh, now);
     if (f.durability < e.durability) {
       // Readers recorded the old, higher durability: to them the entity and every field

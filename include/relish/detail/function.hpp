@@ -258,7 +258,7 @@ class FunctionIngredient final : public IngredientBase {
   bool reentered_in_verification(Runtime& rt, Local& l, DatabaseKey key);
 
   // execute.hpp
-  Value run(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp);
+  Value run(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp, bool refill = false);
   bool execute_for_verification(Db& db, Local& l, Memo& m, DatabaseKey key);
   void abandon_run(Db& db, Local& l, Memo& m, DatabaseKey key, Frame& f);
   void execute(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp, bool verified);

@@ -283,6 +283,10 @@ struct Frame {
   // What the memo's previous execution created, in order (null: nothing): a re-run that
   // creates the same structs in the same order finds each one there without a lookup.
   const std::vector<DatabaseKey>* previous_created = nullptr;
+  // Refilling a value the LRU evicted, its dependencies verified unchanged: the structs it
+  // creates are the old ones with the same fields (by purity), current in this revision and
+  // perhaps being read by other threads, so their fields are left as they are.
+  bool refill = false;
   // This execution, among all of this database's (tracked structs it claimed carry it), and,
   // per (ingredient, identity hash) met more than once, the next occurrence to try.
   std::uint64_t serial = 0;
@@ -304,6 +308,7 @@ struct Frame {
     durability = Durability::never_change;
     created.clear();
     previous_created = nullptr;
+    refill = false;
     if (!occurrences.empty()) occurrences.clear();
     cycle_heads.clear();
     accumulated.clear();

@@ -11,12 +11,13 @@ namespace relish::detail {
 // it is reset and the entities it created, then or before, are deleted.
 template <auto F, Options O, class Cycle>
 inline auto FunctionIngredient<F, O, Cycle>::run(Db& db, Local& l, Memo& m, DatabaseKey key,
-                                                 std::uint32_t stamp) -> Value {
+                                                 std::uint32_t stamp, bool refill) -> Value {
   Runtime& rt = db.runtime();
   rt.emit(EventKind::will_execute, key);
   Frame& f = rt.push_frame(l, key);  // stays put: frames is a deque
   f.stamp = stamp;
   f.previous_created = m.created();  // only this thread changes it, while it runs
+  f.refill = refill;
   if constexpr (O.specify) {  // the creator of its key may specify it next time (specify.hpp)
     rt.record_dep(l, existence_of_key(db, key.key),
                   KeyEntity::ingredient(db).durability_of(key.key));
@@ -122,7 +123,7 @@ inline void FunctionIngredient<F, O, Cycle>::execute_rounds(Db& db, Local& l, Me
                                                             DatabaseKey key, std::uint32_t stamp,
                                                             bool verified) {
   if constexpr (kCycle == 0) {
-    Value result = run(db, l, m, key, stamp);
+    Value result = run(db, l, m, key, stamp, verified);
     finish(db, l, m, key, stamp, verified, std::move(result));
   } else {
     execute_fixpoint(db, l, m, key, stamp, verified);  // fixpoint.hpp
