@@ -398,13 +398,13 @@ class TrackedIngredient final : public IngredientBase {
     bool operator()(const Identity& a, std::uint32_t b) const { return (*this)(b, a); }
   };
 
-
   // The struct the previous execution created at this point, if it is this one: the entity
   // of occurrence 0 of this identity, alive and not claimed by this execution yet, which the
   // identity index would give too (any other case takes the lookup). No lock: the creator's
   // entities change only in its own executions (this thread's, now); a slot another thread
-  // is filling (allocate, reusing a freed one) is not alive yet, and every field read here
-  // is written before its entity is published alive (release) and fixed while it is.
+  // is filling (allocate, reusing a freed one) is not alive yet; every field read here is
+  // written before its entity is published alive (release), and while it is alive only its
+  // creator's executions write claimed_by (checked after creator) and the identity is fixed.
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   std::uint32_t same_as_last_time(const Frame& f, std::uint64_t hash, const T& value) const {
     const std::vector<DatabaseKey>* prev = f.previous_created;
