@@ -60,19 +60,20 @@ std::vector<typename A::value_type> accumulated(Database& db, const Q& query, co
   using T = typename A::value_type;
   (void)query(static_cast<typename Q::Ingredient::Db&>(db), keys...);  // up to date first
   const DatabaseKey k = query.key(db, keys...);
-  std::vector<std::shared_ptr<const void>> raw;
   // A walk visits every memo below the query: growing the set to that size on every call
   // would cost about as much as the walk, so it starts at the size of this thread's last walk.
   thread_local std::size_t last_walk = 0;
+  std::vector<T> out;
+  detail::AccumulatedSink sink{&out, [](void* o, const void* v) {
+                                 static_cast<std::vector<T>*>(o)->push_back(
+                                     *static_cast<const T*>(v));
+                               }};
   absl::flat_hash_set<std::uint64_t> visited;
   visited.reserve(last_walk);
   detail::Runtime& rt = db.runtime();
   detail::Runtime::ReaderScope scope(rt, rt.local());
-  rt.ingredient_at(k).collect_accumulated(db, k.key, detail::type_id<A>(), raw, visited);
+  rt.ingredient_at(k).collect_accumulated(db, k.key, detail::type_id<A>(), sink, visited);
   last_walk = visited.size();
-  std::vector<T> out;
-  out.reserve(raw.size());
-  for (const auto& p : raw) out.push_back(*static_cast<const T*>(p.get()));
   return out;
 }
 

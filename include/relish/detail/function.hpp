@@ -202,7 +202,7 @@ class FunctionIngredient final : public IngredientBase {
 
   // accumulate.hpp
   void collect_accumulated(Database& db, std::uint32_t id, std::uint32_t type,
-                           std::vector<std::shared_ptr<const void>>& out,
+                           AccumulatedSink& out,
                            absl::flat_hash_set<std::uint64_t>& visited) const override;
 
   // invalidate.hpp

@@ -105,6 +105,13 @@ struct SourceInfo {
 
 struct Local;
 
+// Where accumulated() puts what it collects: `append` copies one value, of the accumulator
+// walked, into `out` (during the walk, from the memos that hold them).
+struct AccumulatedSink {
+  void* out;
+  void (*append)(void* out, const void* value);
+};
+
 // Something that owns part of the dependency graph: a query's memos, an input's fields...
 // An ingredient may span several consecutive ingredient indices ("sub" ingredients), one per
 // field, so that a dependency names a single field.
@@ -166,7 +173,7 @@ class IngredientBase {
   // Accumulators: appends the values of accumulator `type` that memo `key` and everything it
   // read pushed, in execution order, skipping memos already in `visited`.
   virtual void collect_accumulated(Database&, std::uint32_t /*key*/, std::uint32_t /*type*/,
-                                   std::vector<std::shared_ptr<const void>>& /*out*/,
+                                   AccumulatedSink& /*out*/,
                                    absl::flat_hash_set<std::uint64_t>& /*visited*/) const {}
   // Deletes entity `key` (a tracked struct its creating query did not re-create).
   virtual void delete_entity(Database&, std::uint32_t /*key*/) {}
@@ -296,6 +303,10 @@ struct Frame {
   std::vector<Accumulated> accumulated;
   // A memo it read has accumulated values below it (or is provisional): so does this one.
   bool accumulates = false;
+  // Which of `deps` were such memos (positions, ascending), so that accumulated() walks
+  // only those; not `indexed` once dependencies were added other than by record_dep.
+  std::vector<std::uint32_t> accumulating;
+  bool indexed = true;
   // Set when the engine threw one of its control exceptions (cancellation, a cycle, a restart,
   // making way for another thread) through this execution. User code may catch it, but the
   // execution then never stores a result: when it returns, the engine rethrows `control`.
@@ -313,6 +324,8 @@ struct Frame {
     cycle_heads.clear();
     accumulated.clear();
     accumulates = false;
+    accumulating.clear();
+    indexed = true;
   }
 
   void add_cycle_heads(const std::vector<CycleHead>& heads) {
@@ -818,8 +831,12 @@ class Runtime {
   void record_dep(Local& l, DatabaseKey k, Durability d, bool accumulates = false) {
     if (l.depth == 0) return;
     Frame& f = l.frames[l.depth - 1];
-    if (accumulates) f.accumulates = true;
     if (f.deps.empty() || !(f.deps.back() == k)) f.deps.push_back(k);
+    if (accumulates) [[unlikely]] {
+      f.accumulates = true;
+      const auto at = static_cast<std::uint32_t>(f.deps.size() - 1);
+      if (f.accumulating.empty() || f.accumulating.back() != at) f.accumulating.push_back(at);
+    }
     if (d < f.durability) f.durability = d;
   }
 

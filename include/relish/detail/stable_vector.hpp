@@ -107,7 +107,7 @@ class StableVector {
     const std::uint32_t top = static_cast<std::uint32_t>(std::bit_width(v)) - 1;
     return {top - kFirstBits, static_cast<std::uint32_t>(v - (std::uint64_t{1} << top))};
   }
-  T& at(std::uint32_t i) const noexcept {
+  [[gnu::always_inline]] T& at(std::uint32_t i) const noexcept {
     auto [b, off] = locate(i);
     return buckets_[b].load(std::memory_order_relaxed)[off];
   }

@@ -178,6 +178,14 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
   m.accumulates = accumulates;
   m.key_stamp = stamp;
   if (m.extra || !f.accumulated.empty()) m.ensure_extra().accumulated = std::move(f.accumulated);
+  if (accumulates) {
+    MemoExtra& x = m.ensure_extra();
+    x.accumulating = std::move(f.accumulating);
+    x.accumulating_indexed = f.indexed;
+  } else if (m.extra) {
+    m.extra->accumulating.clear();
+    m.extra->accumulating_indexed = false;
+  }
   std::vector<DatabaseKey> created = std::move(f.created);
   --l.depth;
   m.verified_at.store(now, std::memory_order_release);  // publishes the fields above

@@ -40,6 +40,7 @@ struct FunctionIngredient<F, O, Cycle>::Rounds {
   // to have changed), each once.
   void merge_into(Frame& f) const {
     if (deps.empty() && heads.empty() && created.empty()) return;
+    if (!deps.empty()) f.indexed = false;
     append_missing(f.deps, deps.data(), deps.size());
     append_missing(f.created, created.data(), created.size());
     f.add_cycle_heads(heads);
@@ -244,6 +245,7 @@ inline void FunctionIngredient<F, O, Cycle>::take_carried(Memo& m, Frame& f) {
   if (!m.extra) return;
   MemoExtra& x = *m.extra;
   if (!x.carried.empty()) {
+    f.indexed = false;
     append_missing(f.deps, x.carried.data(), x.carried.size());
     f.durability = std::min(f.durability, x.carried_durability);
     x.carried.clear();
@@ -297,6 +299,7 @@ inline void FunctionIngredient<F, O, Cycle>::store_provisional(Db& db, Local& l,
   x.accumulated = std::move(f.accumulated);
   take_carried(m, f);
   m.deps.assign(f.deps);
+  x.accumulating_indexed = false;  // provisional reads all count as accumulating
   rt.note_executed(l, key);
   m.key_stamp = stamp;
   std::vector<DatabaseKey> created = std::move(f.created);

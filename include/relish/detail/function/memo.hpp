@@ -64,6 +64,11 @@ struct MemoExtra {
   // node "accumulated values of this memo", sub-ingredient 1, that a query calling
   // accumulated() depends on). 0 for memos that never had values below them.
   Revision accumulated_changed_at = 0;
+  // Positions in `deps` of the memos with accumulated values below them when it read them
+  // (Frame::accumulating), if `accumulating_indexed`: accumulated() skips the others. A memo
+  // that gains values below it is not backdated, so its readers re-run and index it.
+  std::vector<std::uint32_t> accumulating;
+  bool accumulating_indexed = false;
   // Fixpoint iteration, within one revision. A memo with `heads` is provisional: its value
   // is `provisional`, valid only in those rounds of those cycles; `value` keeps the last
   // final value (for backdating). A head being executed counts its rounds in `iteration`.
