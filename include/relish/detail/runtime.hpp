@@ -822,7 +822,8 @@ class Runtime {
   // The dependency is recorded first: an execution that swallows the Cancelled never stores
   // its result, but the rule "recorded before thrown" keeps every other frame honest too.
   // `accumulates`: a memo read, with accumulated values below it (Frame::accumulates).
-  void record_read(Local& l, DatabaseKey k, Durability d, bool accumulates = false) {
+  [[gnu::always_inline]] void record_read(Local& l, DatabaseKey k, Durability d,
+                                          bool accumulates = false) {
     if (l.depth == 0) return;
     record_dep(l, k, d, accumulates);
     check_pending(l);
