@@ -382,7 +382,7 @@ class Input : public detail::HandleBase<Input<T, Kind>> {
   // "File#3" (Database::describe of a query keyed on it uses relish_debug, if defined).
   std::string debug_name() const { return detail::entity_debug_string<T>(this->index(), nullptr); }
 
-  static Ingredient& ingredient(Database& db) {
+  [[gnu::always_inline]] static Ingredient& ingredient(Database& db) {
     // Here rather than at class scope: T may hold an std::optional<Input<T>> member, and is
     // incomplete while it is being defined.
     static_assert(detail::Reflectable<T>,

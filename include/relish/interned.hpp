@@ -268,7 +268,7 @@ class Interned : public detail::HandleBase<Interned<T>> {
   // "Union#3" (Database::describe of a query keyed on it uses relish_debug, if defined).
   std::string debug_name() const { return detail::entity_debug_string<T>(this->index(), nullptr); }
 
-  static Ingredient& ingredient(Database& db) {
+  [[gnu::always_inline]] static Ingredient& ingredient(Database& db) {
     return db.runtime().template ingredient<Ingredient, Ingredient>([] {
       return std::pair{std::unique_ptr<detail::IngredientBase>(new Ingredient()),
                        std::uint32_t{1}};

@@ -99,7 +99,7 @@ class QueryBase<F, O, Cycle, Db, Value, std::tuple<A...>> {
   }
 
   // The memo table behind this query in `db` (created on first use).
-  static Ingredient& ingredient(Database& db) {
+  [[gnu::always_inline]] static Ingredient& ingredient(Database& db) {
     return db.runtime().template ingredient<Ingredient, Ingredient>([] {
       // Index 0: the memos' values; 1: what accumulated() collects below each (accumulate.hpp).
       return std::pair{std::unique_ptr<IngredientBase>(new Ingredient()), std::uint32_t{2}};

@@ -558,7 +558,7 @@ class Tracked : public detail::HandleBase<Tracked<T>> {
   // "Def#3" (Database::describe of a query keyed on it uses relish_debug, if defined).
   std::string debug_name() const { return detail::entity_debug_string<T>(this->index(), nullptr); }
 
-  static Ingredient& ingredient(Database& db) {
+  [[gnu::always_inline]] static Ingredient& ingredient(Database& db) {
     // Here rather than at class scope: T may hold a Tracked<T> (in an std::optional, say) and
     // is incomplete while it is being defined. No fields at all is fine: pure identity.
     static_assert(detail::ReflectableOrEmpty<T>,

@@ -518,8 +518,10 @@ class Runtime {
   // ---- ingredients -------------------------------------------------------------------
 
   // The ingredient registered for C++ type `Key`, created by `make()` on first use.
+  // Inlined, with registration out of line: on every input read and every query call, the
+  // lookup is a few loads (a call with registration inlined saved and restored six registers).
   template <class I, class Key, class Make>
-  I& ingredient(Make&& make) {
+  [[gnu::always_inline]] I& ingredient(Make&& make) {
     const std::uint32_t t = type_id<Key>();
     if (const auto* slot = type_slot(t)) [[likely]] {
       if (IngredientBase* ing = slot->load(std::memory_order_acquire)) [[likely]]
@@ -535,7 +537,7 @@ class Runtime {
   }
 
   template <class Make>
-  IngredientBase& register_ingredient(std::uint32_t type, Make& make) {
+  [[gnu::noinline]] IngredientBase& register_ingredient(std::uint32_t type, Make& make) {
     LockGuard lock(registry_mu_);
     if (type >= kFastTypes) more_types_.ensure_size(type - kFastTypes + 1);
     std::atomic<IngredientBase*>& slot = *type_slot(type);
@@ -1049,12 +1051,14 @@ class Runtime {
   }
   // Called by the outermost relish call when it is done: a callback's exception surfaces here.
   // Inside a batch write (still writing), the batch's end rethrows it.
-  static void rethrow_callback_error(Local& l) {
-    if (l.callback_error && !l.writing) [[unlikely]] {
-      std::exception_ptr e = std::move(l.callback_error);
-      l.callback_error = nullptr;
-      std::rethrow_exception(e);
-    }
+  [[gnu::always_inline]] static void rethrow_callback_error(Local& l) {
+    if (l.callback_error && !l.writing) [[unlikely]]
+      rethrow_callback_error_now(l);
+  }
+  [[noreturn, gnu::noinline]] static void rethrow_callback_error_now(Local& l) {
+    std::exception_ptr e = std::move(l.callback_error);
+    l.callback_error = nullptr;
+    std::rethrow_exception(e);
   }
 
  private:
@@ -1088,23 +1092,32 @@ class Runtime {
     return inside;
   }
 
-  void enter(Local& l) {
+  // Inlined into every top-level call; what is rare (misuse, a write pending) out of line.
+  [[gnu::always_inline]] void enter(Local& l) {
     if (l.in_callback || l.writing) [[unlikely]]
       throw_reentry(l);
     if (const Runtime* other = entered(); other && other != this) [[unlikely]]
-      throw MisuseError("a query (or read) of one database entered another database: two "
-                        "threads doing so in opposite directions would deadlock; read the other "
-                        "database before or after, not inside");
+      throw_other_database();
     entered() = this;
-    for (;;) {
-      l.in_db.store(true, AsymmetricFence::order());
-      fence_.light();
-      if (!pending_.load(kThreadSanitizer ? std::memory_order_seq_cst : std::memory_order_acquire))
-          [[likely]]
-        return;
+    l.in_db.store(true, AsymmetricFence::order());
+    fence_.light();
+    if (pending_.load(kThreadSanitizer ? std::memory_order_seq_cst : std::memory_order_acquire))
+        [[unlikely]]
+      wait_for_writer(l);
+  }
+  [[noreturn, gnu::noinline]] static void throw_other_database() {
+    throw MisuseError("a query (or read) of one database entered another database: two "
+                      "threads doing so in opposite directions would deadlock; read the other "
+                      "database before or after, not inside");
+  }
+  // A write is pending: steps out, waits until it is over, and enters again.
+  [[gnu::noinline]] void wait_for_writer(Local& l) {
+    do {
       l.in_db.store(false, std::memory_order_release);
       while (pending_.load(std::memory_order_acquire)) pending_.wait(true);
-    }
+      l.in_db.store(true, AsymmetricFence::order());
+      fence_.light();
+    } while (pending_.load(kThreadSanitizer ? std::memory_order_seq_cst : std::memory_order_acquire));
   }
 
   // Returns true for a write inside this thread's batch (BatchScope), which holds the access.
