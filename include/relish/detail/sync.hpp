@@ -28,15 +28,21 @@ using LockGuard = std::lock_guard<std::mutex>;
 // it costs one exchange and one store: cheaper than std::mutex on the intern hot path.
 class SpinLock {
  public:
-  void lock() noexcept {
-    for (;;) {
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;
-      while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
-    }
+  // The uncontended case inlined (one exchange); waiting out of line.
+  [[gnu::always_inline]] void lock() noexcept {
+    if (!locked_.exchange(true, std::memory_order_acquire)) [[likely]]
+      return;
+    lock_contended();
   }
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
  private:
+  [[gnu::noinline]] void lock_contended() noexcept {
+    do {
+      while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
+    } while (locked_.exchange(true, std::memory_order_acquire));
+  }
+
   std::atomic<bool> locked_{false};
 };
 
