@@ -489,7 +489,8 @@ class TrackedIngredient final : public IngredientBase {
   std::uint32_t allocate(Runtime& rt, T&& value, const Identity& id, Durability d,
                          std::uint64_t serial) {
     const bool reused = !free_.empty();
-    const std::uint32_t index = reused ? free_.back() : entities_.emplace_back();
+    // Under mu_, like every append of entities_.
+    const std::uint32_t index = reused ? free_.back() : entities_.emplace_back_serialized();
     Entity& e = entities_[index];
     const std::uint32_t gen = e.stamp == 0 ? 1 : stamp_generation(e.stamp) + 1;
     e.value.emplace(std::move(value));

@@ -157,16 +157,14 @@ class InternTable {
   }
 
   std::uint32_t allocate(T&& value) {
-    {
-      std::lock_guard<SpinLock> lock(free_mu_);
-      if (!free_.empty()) {
-        const std::uint32_t id = free_.back();
-        free_.pop_back();
-        values_[id].emplace(std::move(value));
-        return id;
-      }
+    std::lock_guard<SpinLock> lock(free_mu_);  // every append of values_ is made under it
+    if (!free_.empty()) {
+      const std::uint32_t id = free_.back();
+      free_.pop_back();
+      values_[id].emplace(std::move(value));
+      return id;
     }
-    return values_.emplace_back(std::in_place, std::move(value));
+    return values_.emplace_back_serialized(std::in_place, std::move(value));
   }
 
   StableVector<std::optional<T>> values_;

@@ -66,6 +66,17 @@ class StableVector {
     return s;
   }
 
+  // The same, for a vector every append of which the caller makes under one lock of its
+  // own (a table that takes a lock anyway, to look up before it appends): no second locked
+  // instruction. Readers are as safe as above.
+  template <class... A>
+  std::uint32_t emplace_back_serialized(A&&... args) {
+    const std::uint32_t s = size_.load(std::memory_order_relaxed);
+    ::new (static_cast<void*>(slot(s))) T(std::forward<A>(args)...);
+    size_.store(s + 1, std::memory_order_release);
+    return s;
+  }
+
   void clear() noexcept {
     const std::uint32_t n = size_.load(std::memory_order_relaxed);
     for (std::uint32_t i = 0; i < n; ++i) at(i).~T();

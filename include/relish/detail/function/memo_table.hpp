@@ -90,7 +90,7 @@ class MemoTable<Memo, true> {
     }
     std::atomic<Memo*>& p = by_id_[id];
     if (Memo* m = p.load(std::memory_order_relaxed)) return *m;
-    Memo& m = entries_[entries_.emplace_back(id)].memo;
+    Memo& m = entries_[entries_.emplace_back_serialized(id)].memo;  // appended under grow_ only
     p.store(&m, std::memory_order_release);
     return m;
   }
