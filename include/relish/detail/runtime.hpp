@@ -834,13 +834,28 @@ class Runtime {
   void record_dep(Local& l, DatabaseKey k, Durability d, bool accumulates = false) {
     if (l.depth == 0) return;
     Frame& f = l.frames[l.depth - 1];
-    if (f.deps.empty() || !(f.deps.back() == k)) f.deps.push_back(k);
-    if (accumulates) [[unlikely]] {
-      f.accumulates = true;
-      const auto at = static_cast<std::uint32_t>(f.deps.size() - 1);
-      if (f.accumulating.empty() || f.accumulating.back() != at) f.accumulating.push_back(at);
-    }
+    if (f.deps.empty() || !(f.deps.back() == k)) append(f.deps, k);
+    if (accumulates) [[unlikely]]
+      note_accumulating(f);
     if (d < f.durability) f.durability = d;
+  }
+  // push_back, with the common case inlined (GCC calls push_back out of line: 24 instructions
+  // a dependency) and reallocation out of line.
+  [[gnu::always_inline]] static void append(std::vector<DatabaseKey>& v, DatabaseKey k) {
+    if (v.size() != v.capacity()) [[likely]] {
+      v.emplace_back(k);
+    } else {
+      append_growing(v, k);
+    }
+  }
+  [[gnu::noinline]] static void append_growing(std::vector<DatabaseKey>& v, DatabaseKey k) {
+    v.push_back(k);
+  }
+  // Out of line, so that record_dep saves no registers for it.
+  [[gnu::noinline]] static void note_accumulating(Frame& f) {
+    f.accumulates = true;
+    const auto at = static_cast<std::uint32_t>(f.deps.size() - 1);
+    if (f.accumulating.empty() || f.accumulating.back() != at) f.accumulating.push_back(at);
   }
 
   // Position of `k` in this thread's active queries (innermost occurrence), or active.size().
@@ -1247,7 +1262,7 @@ class Runtime {
 
   void note(std::vector<DatabaseKey>& log, DatabaseKey k) noexcept {
     try {
-      log.push_back(k);
+      append(log, k);
     } catch (...) {  // out of memory: fall back to verifying everything (always correct)
       index_lost_.store(true, std::memory_order_relaxed);
     }

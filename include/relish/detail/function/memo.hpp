@@ -165,7 +165,7 @@ template <class Value>
 class OwnerGuard {
  public:
   OwnerGuard(Local& l, Memo<Value>& m, DatabaseKey key) : l_(&l), m_(&m) {
-    l.active.push_back(key);
+    Runtime::append(l.active, key);
   }
   OwnerGuard(const OwnerGuard&) = delete;
   OwnerGuard& operator=(const OwnerGuard&) = delete;
