@@ -60,10 +60,7 @@ class StableVector {
   template <class Make>
   std::uint32_t append(Make&& make) {
     std::lock_guard<SpinLock> lock(grow_);
-    const std::uint32_t s = size_.load(std::memory_order_relaxed);
-    ::new (static_cast<void*>(slot(s))) T(make());
-    size_.store(s + 1, std::memory_order_release);
-    return s;
+    return append_serialized(make);
   }
 
   // The same, for a vector every append of which the caller makes under one lock of its
@@ -71,8 +68,12 @@ class StableVector {
   // instruction. Readers are as safe as above.
   template <class... A>
   std::uint32_t emplace_back_serialized(A&&... args) {
+    return append_serialized([&] { return T(std::forward<A>(args)...); });
+  }
+  template <class Make>
+  std::uint32_t append_serialized(Make&& make) {
     const std::uint32_t s = size_.load(std::memory_order_relaxed);
-    ::new (static_cast<void*>(slot(s))) T(std::forward<A>(args)...);
+    ::new (static_cast<void*>(slot(s))) T(make());
     size_.store(s + 1, std::memory_order_release);
     return s;
   }
