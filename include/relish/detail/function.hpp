@@ -268,7 +268,7 @@ class FunctionIngredient final : public IngredientBase {
   void finish(Db& db, Local& l, Memo& m, DatabaseKey key, std::uint32_t stamp, bool verified,
               Value&& result);
   void store_value(Memo& m, Value&& v);
-  void diff_created(Db& db, Memo& m, std::vector<DatabaseKey>& now_created);
+  std::vector<DatabaseKey> replace_created(Memo& m, std::vector<DatabaseKey>&& now_created);
 
   // backdate.hpp
   static bool backdates(const Memo& m, Durability d, bool accumulates, const Value& fresh);

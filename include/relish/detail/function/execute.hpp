@@ -186,7 +186,7 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
     m.extra->accumulating.clear();
     m.extra->accumulating_indexed = false;
   }
-  std::vector<DatabaseKey> created = std::move(f.created);
+  const std::vector<DatabaseKey> dropped = replace_created(m, std::move(f.created));
   --l.depth;
   m.verified_at.store(now, std::memory_order_release);  // publishes the fields above
   // Its dependencies are current and unmarked (after publishing, as in verify()). In the
@@ -194,7 +194,7 @@ inline void FunctionIngredient<F, O, Cycle>::finish(Db& db, Local& l, Memo& m, D
   // it stays marked, so that switching back is safe.
   m.dirty.store(!rt.accepts_clean(), std::memory_order_release);
   rt.emit(EventKind::did_execute, key);
-  diff_created(db, m, created);
+  for (DatabaseKey e : dropped) rt.delete_entity(db, e);
 }
 
 // The value goes in before `filled` says so: a hot-path reader checks `filled` first.
@@ -207,17 +207,23 @@ inline void FunctionIngredient<F, O, Cycle>::store_value(Memo& m, Value&& v) {
   m.filled.store(true, std::memory_order_release);
 }
 
-// Tracked structs the previous execution created and this one did not are deleted.
+// The tracked structs this execution created replace the previous execution's, before the
+// memo is published: accept_unclaimed reads the list unclaimed once it is. Returns those the
+// previous execution created and this one did not, which the caller deletes after publishing.
 template <auto F, Options O, class Cycle>
-inline void FunctionIngredient<F, O, Cycle>::diff_created(Db& db, Memo& m,
-                                                          std::vector<DatabaseKey>& now_created) {
-  if (!m.extra && now_created.empty()) return;  // the common case: creates no entities
-  std::vector<DatabaseKey> old = std::move(m.ensure_extra().created);
-  m.extra->created = std::move(now_created);
-  if (old.empty() || old == m.extra->created) return;  // the common re-run: the same ones
-  const absl::flat_hash_set<DatabaseKey> kept(m.extra->created.begin(), m.extra->created.end());
-  for (DatabaseKey e : old)
-    if (!kept.contains(e)) db.runtime().delete_entity(db, e);
+inline std::vector<DatabaseKey> FunctionIngredient<F, O, Cycle>::replace_created(
+    Memo& m, std::vector<DatabaseKey>&& now_created) {
+  std::vector<DatabaseKey>* old = m.created();
+  if (!old && now_created.empty()) return {};  // the common case: creates no entities
+  if (old && *old == now_created) return {};   // the common re-run: the same ones
+  std::vector<DatabaseKey> dropped;
+  if (old) {
+    const absl::flat_hash_set<DatabaseKey> kept(now_created.begin(), now_created.end());
+    for (DatabaseKey e : *old)
+      if (!kept.contains(e)) dropped.push_back(e);
+  }
+  m.ensure_extra().created = std::move(now_created);
+  return dropped;
 }
 
 }  // namespace relish::detail

@@ -302,11 +302,11 @@ inline void FunctionIngredient<F, O, Cycle>::store_provisional(Db& db, Local& l,
   x.accumulating_indexed = false;  // provisional reads all count as accumulating
   rt.note_executed(l, key);
   m.key_stamp = stamp;
-  std::vector<DatabaseKey> created = std::move(f.created);
+  const std::vector<DatabaseKey> dropped = replace_created(m, std::move(f.created));
   --l.depth;
   l.provisional.push_back(key);
   rt.emit(EventKind::did_execute, key);
-  diff_created(db, m, created);
+  for (DatabaseKey e : dropped) rt.delete_entity(db, e);
 }
 
 template <auto F, Options O, class Cycle>
