@@ -244,6 +244,9 @@ class FunctionIngredient final : public IngredientBase {
   // fetch.hpp
   [[gnu::noinline]] const Value& fetch_earlier(Db& db, Local& l, Memo& m, std::uint32_t id,
                                                std::uint32_t stamp, Revision verified);
+  [[gnu::noinline]] const Value& record_accepted(Db& db, Local& l, Memo& m, std::uint32_t id);
+  [[gnu::noinline]] const Value& fetch_earlier_slow(Db& db, Local& l, Memo& m, std::uint32_t id,
+                                                    std::uint32_t stamp, Revision verified);
   [[gnu::noinline]] const Value& fetch_cold(Db& db, Local& l, std::uint32_t id,
                                             std::uint32_t stamp);
   const Value& fetch_cold_claimed(Db& db, Local& l, std::uint32_t id, std::uint32_t stamp);
@@ -306,6 +309,7 @@ class FunctionIngredient final : public IngredientBase {
   bool accept_clean(Db& db, Memo& m, DatabaseKey key, bool publish);
   const Value* accept_unclaimed(Db& db, Local& l, Memo& m, DatabaseKey key, Revision verified,
                                 std::uint32_t stamp);
+  static bool unclaimed_acceptable(const Runtime& rt, const Memo& m, std::uint32_t stamp) noexcept;
 
   // evict.hpp
   static std::size_t measured_bytes(Memo& m);

@@ -1039,6 +1039,7 @@ class Runtime {
   // ---- events -------------------------------------------------------------------------
 
   void set_event_callback(std::function<void(const Event&)> cb) { on_event_ = std::move(cb); }
+  bool observed() const noexcept { return static_cast<bool>(on_event_); }
   // Database::set_write_wait_limit: milliseconds, -1 for none.
   void set_write_wait_limit(std::int64_t ms) noexcept {
     write_wait_limit_ms_.store(ms, std::memory_order_relaxed);

@@ -37,26 +37,50 @@ inline auto FunctionIngredient<F, O, Cycle>::fetch(Db& db, Local& l, const A&...
 
 // A memo from an earlier revision. Unmarked since (outside every write's cone), it is accepted
 // in O(1), as fetch_cold_claimed would, without its set-up (after the same checks); out of
-// line, so that the hot path above stays small.
+// line, so that the hot path above stays small. The common case (nothing observes, checks or
+// evicts) makes no call, so saves no registers; the rest is accept_unclaimed.
 template <auto F, Options O, class Cycle>
-auto FunctionIngredient<F, O, Cycle>::fetch_earlier(Db& db, Local& l, Memo& m,
-                                                                     std::uint32_t id,
-                                                                     std::uint32_t stamp,
-                                                                     Revision verified)
+auto FunctionIngredient<F, O, Cycle>::fetch_earlier(Db& db, Local& l, Memo& m, std::uint32_t id,
+                                                    std::uint32_t stamp, Revision verified)
     -> const Value& {
-  if (!l.in_callback) [[likely]] {
-    // No handle check, as on a hit: deleting an entity (input, tracked struct, interned value)
-    // zeroes the verified revision of the memos keyed on it, and a handle of another
-    // generation or database has another stamp than the memo's key_stamp, so a stale handle
-    // never gets here past accept_unclaimed (it goes to fetch_cold, which checks it).
+  // No handle check, as on a hit: deleting an entity (input, tracked struct, interned value)
+  // zeroes the verified revision of the memos keyed on it, and a handle of another generation
+  // or database has another stamp than the memo's key_stamp, so a stale handle never gets
+  // past the acceptance checks (it goes to fetch_cold, which checks it).
 #ifndef NDEBUG
-    if constexpr (KeyedOnEntity<Args>::value)
+  if constexpr (KeyedOnEntity<Args>::value)
+    if (!l.in_callback)
       std::tuple_element_t<0, Args>::ingredient(db).check_handle(db.runtime(), id, stamp);
 #endif
-    if (const Value* v = accept_unclaimed(db, l, m, DatabaseKey{first_index(), id}, verified,
-                                          stamp))
-      return *v;
-  }
+  Runtime& rt = db.runtime();
+  if (l.in_callback || !unclaimed_acceptable(rt, m, stamp)) [[unlikely]]
+    return fetch_cold(db, l, id, stamp);
+  if (rt.observed() || rt.checks_acceptance() || (lru_capacity_ | byte_budget_) != 0) [[unlikely]]
+    return fetch_earlier_slow(db, l, m, id, stamp, verified);
+  // Only the revision to publish.
+  const Revision now = rt.revision();
+  Revision expected = verified;
+  if (!m.verified_at.compare_exchange_strong(expected, now, std::memory_order_acq_rel,
+                                             std::memory_order_acquire) &&
+      expected != now) [[unlikely]]
+    return fetch_cold(db, l, id, stamp);  // dropped meanwhile (its entity was deleted)
+  if (l.depth == 0) return *m.value;  // a top-level read records nothing
+  return record_accepted(db, l, m, id);
+}
+
+template <auto F, Options O, class Cycle>
+auto FunctionIngredient<F, O, Cycle>::record_accepted(Db& db, Local& l, Memo& m,
+                                                      std::uint32_t id) -> const Value& {
+  db.runtime().record_read(l, DatabaseKey{first_index(), id}, m.durability, m.accumulates);
+  return *m.value;
+}
+
+template <auto F, Options O, class Cycle>
+auto FunctionIngredient<F, O, Cycle>::fetch_earlier_slow(Db& db, Local& l, Memo& m,
+                                                         std::uint32_t id, std::uint32_t stamp,
+                                                         Revision verified) -> const Value& {
+  if (const Value* v = accept_unclaimed(db, l, m, DatabaseKey{first_index(), id}, verified, stamp))
+    return *v;
   return fetch_cold(db, l, id, stamp);
 }
 

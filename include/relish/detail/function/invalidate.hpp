@@ -85,13 +85,7 @@ inline auto FunctionIngredient<F, O, Cycle>::accept_unclaimed(Db& db, Local& l, 
                                                               std::uint32_t stamp)
     -> const Value* {
   Runtime& rt = db.runtime();
-  // Unmarked (acquire: what its last publisher wrote is visible), with its value. A final
-  // (never_change) memo needs no check, but its durability is read only after the acquire
-  // loads: a marked memo's fields may be being rewritten by its owner.
-  if (m.dirty.load(std::memory_order_acquire) || !m.filled.load(std::memory_order_acquire) ||
-      !rt.accepts_clean() || is_provisional(m) || (m.extra && !m.extra->created.empty()) ||
-      m.notes_use || m.key_stamp != stamp)
-    return nullptr;
+  if (!unclaimed_acceptable(rt, m, stamp)) return nullptr;
   const bool final_value = m.durability == Durability::never_change;
   if (rt.checks_acceptance()) [[unlikely]]
     rt.check_acceptance(key, verified, dependency_span(0, key.key));
@@ -106,6 +100,18 @@ inline auto FunctionIngredient<F, O, Cycle>::accept_unclaimed(Db& db, Local& l, 
   touch(m, now);
   rt.record_read(l, key, m.durability, m.accumulates);
   return &*m.value;
+}
+
+// Unmarked (acquire: what its last publisher wrote is visible), with its value, and nothing
+// else to do. A final (never_change) memo needs no check, but its durability is read only
+// after the acquire loads: a marked memo's fields may be being rewritten by its owner.
+template <auto F, Options O, class Cycle>
+inline bool FunctionIngredient<F, O, Cycle>::unclaimed_acceptable(const Runtime& rt,
+                                                                  const Memo& m,
+                                                                  std::uint32_t stamp) noexcept {
+  return !m.dirty.load(std::memory_order_acquire) && m.filled.load(std::memory_order_acquire) &&
+         rt.accepts_clean() && !is_provisional(m) && !m.created() && !m.notes_use &&
+         m.key_stamp == stamp;
 }
 
 }  // namespace relish::detail
