@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -17,41 +18,60 @@
 
 namespace relish::detail {
 
-// Dependencies: one edge is stored inline (leaves reading one input field allocate nothing).
+// Dependencies: up to two edges are stored inline (most queries read one or two things, and
+// allocate nothing for them); more go on the heap. 16 bytes either way: the second slot's
+// ingredient tells the cases apart (kEmpty: fewer than two edges; kHeap: the first slot's
+// bytes hold the array's pointer and the second slot's key its length). No ingredient has
+// those indices.
 class DepList {
  public:
-  DepList() noexcept : one_{} {}
+  DepList() noexcept = default;
   DepList(const DepList&) = delete;
   DepList& operator=(const DepList&) = delete;
   ~DepList() { clear(); }
-  std::uint32_t size() const noexcept { return size_; }
-  const DatabaseKey* data() const noexcept { return size_ <= 1 ? &one_ : many_; }
+  std::uint32_t size() const noexcept {
+    if (slot_[1].ingredient < kHeap) return 2;
+    if (slot_[1].ingredient == kHeap) return slot_[1].key;
+    return slot_[0].ingredient == kEmpty ? 0 : 1;
+  }
+  const DatabaseKey* data() const noexcept {
+    return slot_[1].ingredient == kHeap ? heap() : slot_;
+  }
   void assign(const std::vector<DatabaseKey>& deps) {
     const auto n = static_cast<std::uint32_t>(deps.size());
-    if (n != size_) {
+    if (n <= 2) {
       clear();
-      if (n > 1) many_ = new DatabaseKey[n];
-      size_ = n;
+      if (n > 0) slot_[0] = deps[0];
+      if (n > 1) slot_[1] = deps[1];
+      return;
     }
-    if (n == 1) {
-      one_ = deps[0];
-    } else if (n > 1) {
-      std::copy(deps.begin(), deps.end(), many_);
+    DatabaseKey* p = slot_[1].ingredient == kHeap && slot_[1].key == n ? heap() : nullptr;
+    if (!p) {
+      p = new DatabaseKey[n];
+      clear();
+      std::memcpy(static_cast<void*>(&slot_[0]), &p, sizeof p);
+      slot_[1] = DatabaseKey{kHeap, n};
     }
+    std::copy(deps.begin(), deps.end(), p);
   }
   void clear() noexcept {
-    if (size_ > 1) delete[] many_;
-    size_ = 0;
-    one_ = DatabaseKey{};
+    if (slot_[1].ingredient == kHeap) delete[] heap();
+    slot_[0] = slot_[1] = DatabaseKey{kEmpty, 0};
   }
-  std::size_t heap_bytes() const noexcept { return size_ > 1 ? size_ * sizeof(DatabaseKey) : 0; }
+  std::size_t heap_bytes() const noexcept {
+    return slot_[1].ingredient == kHeap ? slot_[1].key * sizeof(DatabaseKey) : 0;
+  }
 
  private:
-  union {
-    DatabaseKey one_;
-    DatabaseKey* many_;
-  };
-  std::uint32_t size_ = 0;
+  static constexpr std::uint32_t kEmpty = UINT32_MAX, kHeap = UINT32_MAX - 1;
+  static_assert(sizeof(DatabaseKey*) <= sizeof(DatabaseKey));
+  DatabaseKey* heap() const noexcept {
+    DatabaseKey* p;
+    std::memcpy(&p, &slot_[0], sizeof p);
+    return p;
+  }
+
+  DatabaseKey slot_[2] = {{kEmpty, 0}, {kEmpty, 0}};
 };
 
 // Rarely needed per-memo data, allocated on demand.
