@@ -4,8 +4,11 @@
 
 #include <compare>
 #include <concepts>
-#include <utility>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace relish {
 
@@ -26,6 +29,14 @@ struct DatabaseKey {
 };
 
 namespace detail {
+
+// Two lists of keys are equal: one memcmp (vectorized), where std::equal compares field by
+// field. A key has no padding, so equal bytes are equal keys.
+static_assert(std::has_unique_object_representations_v<DatabaseKey>);
+inline bool same_keys(const std::vector<DatabaseKey>& a, const std::vector<DatabaseKey>& b) noexcept {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(DatabaseKey)) == 0);
+}
 
 // A handle is an index plus a stamp. The stamp packs the owning database's tag (low 12 bits)
 // and the slot's generation (high 20 bits): one compare catches a handle from another

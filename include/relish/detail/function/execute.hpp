@@ -215,7 +215,7 @@ inline std::vector<DatabaseKey> FunctionIngredient<F, O, Cycle>::replace_created
     Memo& m, std::vector<DatabaseKey>&& now_created) {
   std::vector<DatabaseKey>* old = m.created();
   if (!old && now_created.empty()) return {};  // the common case: creates no entities
-  if (old && *old == now_created) return {};   // the common re-run: the same ones
+  if (old && same_keys(*old, now_created)) return {};  // the common re-run: the same ones
   std::vector<DatabaseKey> dropped;
   if (old) {
     const absl::flat_hash_set<DatabaseKey> kept(now_created.begin(), now_created.end());
